@@ -1,0 +1,311 @@
+"""Assembly of the hub: store, CA, gRPC server, REST edge and metrics."""
+
+import asyncio
+import json
+import logging
+import socket
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from ris.v1 import (
+    agent_pb2,
+    agent_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    client_pb2,
+    client_pb2_grpc,
+    service_pb2,
+    service_pb2_grpc,
+    system_pb2,
+    system_pb2_grpc,
+    task_pb2,
+    task_pb2_grpc,
+    tenant_pb2,
+    tenant_pb2_grpc,
+)
+
+from ris_server import bootstrap
+from ris_server.config import HubConfig
+from ris_server.dispatch import Dispatcher
+from ris_server.hub import Hub
+from ris_server.interceptors import AuthInterceptor
+from ris_server.pki import CertificateAuthority, write_private
+from ris_server.secrets_store import load_or_create_secret
+from ris_server.services.agents import AgentServicer
+from ris_server.services.auth import AuthServicer
+from ris_server.services.clients import ClientServicer
+from ris_server.services.service_mgmt import ServiceManagementServicer
+from ris_server.services.system import SystemServicer
+from ris_server.services.tasks import TaskServicer
+from ris_server.services.tenants import TenantServicer
+from ris_server.store.sqlite import SqliteStore
+from ris_server.tokens import TokenService
+
+log = logging.getLogger(__name__)
+
+WATCHDOG_INTERVAL = 5.0
+
+# Keepalive policy: agents ping every 10 s even with no call in flight; the
+# hub pings idle connections too, so a peer that vanished without closing
+# its socket is noticed.
+SERVER_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+]
+
+SERVICE_NAMES = (
+    auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+    tenant_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
+    client_pb2.DESCRIPTOR.services_by_name["ClientService"].full_name,
+    task_pb2.DESCRIPTOR.services_by_name["TaskService"].full_name,
+    service_pb2.DESCRIPTOR.services_by_name["ServiceManagementService"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
+    system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
+)
+
+
+def _public_host(config: HubConfig) -> str:
+    if config.server.public_host:
+        return config.server.public_host
+    if config.server.host in ("", "0.0.0.0", "::"):
+        return socket.getfqdn()
+    return config.server.host
+
+
+class HubServer:
+    """The whole hub in one process; start() binds, stop() drains."""
+
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        self.hub: Hub | None = None
+        self._grpc: grpc.aio.Server | None = None
+        self._health: health.aio.HealthServicer | None = None
+        self._edge_server = None
+        self._edge_task: asyncio.Task | None = None
+        self._watchdog: asyncio.Task | None = None
+        self._metrics_server = None
+
+    async def start(self) -> Hub:
+        config = self.config
+        data_dir = config.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        public_host = _public_host(config)
+        ca = CertificateAuthority(
+            data_dir / "pki", [public_host, *config.server.tls.server_names]
+        )
+        jwt_config = config.authentication.jwt
+        secret = (
+            jwt_config.secret.encode()
+            if jwt_config.secret
+            else load_or_create_secret(data_dir / "jwt.secret")
+        )
+        load_or_create_secret(data_dir / "master.key")
+        tokens = TokenService(
+            secret,
+            issuer=jwt_config.issuer,
+            audience=jwt_config.audience,
+            access_ttl=jwt_config.expiry,
+            refresh_ttl=jwt_config.refresh_expiry,
+            leeway=jwt_config.leeway,
+            algorithm=jwt_config.algorithm,
+        )
+        db_path = Path(config.database.sqlite_path or data_dir / "ris.db")
+        store = await SqliteStore.open(db_path)
+        await store.mark_all_disconnected()
+        tenant = await bootstrap.ensure_default_tenant(store, config)
+        await bootstrap.ensure_superadmin(store, tenant)
+        dispatcher = Dispatcher(
+            store, lease_grace=config.task_orchestration.lease_grace
+        )
+        hub = Hub(config, store, tokens, ca, dispatcher)
+        hub.endpoints.public_host = public_host
+        self.hub = hub
+        await self._start_grpc(hub)
+        if config.server.edge_enabled:
+            await self._start_edge(hub)
+        if config.monitoring.metrics.enabled:
+            self._start_metrics(hub)
+        self._watchdog = asyncio.create_task(self._watch(hub))
+        self._write_endpoints(hub)
+        log.info(
+            "hub ready: gRPC %s, agents %s, edge %s, metrics %s",
+            hub.endpoints.grpc,
+            hub.endpoints.agent,
+            hub.endpoints.edge or "off",
+            hub.endpoints.metrics or "off",
+        )
+        return hub
+
+    async def _start_grpc(self, hub: Hub) -> None:
+        config = self.config
+        server = grpc.aio.server(
+            interceptors=[AuthInterceptor(hub.tokens)], options=SERVER_OPTIONS
+        )
+        auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(hub), server)
+        tenant_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(hub), server)
+        client_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(hub), server)
+        task_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(hub), server)
+        service_pb2_grpc.add_ServiceManagementServiceServicer_to_server(
+            ServiceManagementServicer(hub), server
+        )
+        agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(hub), server)
+        system_pb2_grpc.add_SystemServiceServicer_to_server(SystemServicer(hub), server)
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, reflection.SERVICE_NAME, health.SERVICE_NAME), server
+        )
+        host = config.server.host
+        key = hub.ca.server_key_path.read_bytes()
+        chain = hub.ca.server_cert_path.read_bytes()
+        tls = config.server.tls
+        if tls.cert_file:
+            key = Path(tls.key_file).read_bytes()
+            chain = Path(tls.cert_file).read_bytes()
+        if tls.enabled:
+            api_credentials = grpc.ssl_server_credentials([(key, chain)])
+            api_port = server.add_secure_port(
+                f"{host}:{config.server.grpc_port}", api_credentials
+            )
+        else:
+            api_port = server.add_insecure_port(f"{host}:{config.server.grpc_port}")
+        # The agent port always requires a client certificate from the hub CA:
+        # grpcio cannot request an optional client certificate on one port,
+        # so JWT callers and agents use separate ports.
+        agent_credentials = grpc.ssl_server_credentials(
+            [
+                (
+                    hub.ca.server_key_path.read_bytes(),
+                    hub.ca.server_cert_path.read_bytes(),
+                )
+            ],
+            root_certificates=hub.ca.ca_pem,
+            require_client_auth=True,
+        )
+        agent_port = server.add_secure_port(
+            f"{host}:{config.server.agent_port}", agent_credentials
+        )
+        await server.start()
+        self._grpc = server
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        hub.endpoints.grpc = f"{shown}:{api_port}"
+        hub.endpoints.grpc_port = api_port
+        hub.endpoints.agent = f"{shown}:{agent_port}"
+        hub.endpoints.agent_port = agent_port
+        for name in ("", *SERVICE_NAMES):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def _start_edge(self, hub: Hub) -> None:
+        import uvicorn
+        from ris_edge.app import EdgeSettings, create_app
+
+        config = self.config
+        tls = config.server.tls
+        cors = config.server.cors
+        settings = EdgeSettings(
+            backend=f"127.0.0.1:{hub.endpoints.grpc_port}",
+            ca_pem=hub.ca.ca_pem if tls.enabled and not tls.cert_file else None,
+            server_name="localhost" if tls.enabled else None,
+            cors_enabled=cors.enabled,
+            cors_allowed_origins=cors.allowed_origins,
+            cors_allowed_methods=cors.allowed_methods,
+            cors_allowed_headers=cors.allowed_headers,
+        )
+        if tls.enabled and tls.cert_file:
+            settings.ca_pem = Path(tls.ca_file).read_bytes() if tls.ca_file else None
+        app = create_app(settings)
+        family = socket.AF_INET6 if ":" in config.server.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((config.server.host, config.server.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        ssl_options = {}
+        if tls.enabled:
+            ssl_options = {
+                "ssl_certfile": tls.cert_file or str(hub.ca.server_cert_path),
+                "ssl_keyfile": tls.key_file or str(hub.ca.server_key_path),
+            }
+        uv_config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_keep_alive=int(config.server.timeouts.idle),
+            **ssl_options,
+        )
+        self._edge_server = uvicorn.Server(uv_config)
+        self._edge_server.install_signal_handlers = lambda: None
+        self._edge_task = asyncio.create_task(self._edge_server.serve(sockets=[sock]))
+        while not self._edge_server.started:
+            if self._edge_task.done():
+                self._edge_task.result()
+                raise RuntimeError("the REST edge stopped during start")
+            await asyncio.sleep(0.01)
+        port = sock.getsockname()[1]
+        scheme = "https" if tls.enabled else "http"
+        shown = (
+            "127.0.0.1" if config.server.host in ("0.0.0.0", "") else config.server.host
+        )
+        hub.endpoints.edge = f"{scheme}://{shown}:{port}"
+
+    def _start_metrics(self, hub: Hub) -> None:
+        from prometheus_client import start_http_server
+
+        metrics = self.config.monitoring.metrics
+        host = metrics.host or self.config.server.host
+        server, _thread = start_http_server(metrics.port, addr=host)
+        self._metrics_server = server
+        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        hub.endpoints.metrics = f"http://{shown}:{server.server_port}{metrics.path}"
+
+    def _write_endpoints(self, hub: Hub) -> None:
+        endpoints = {
+            "grpc": hub.endpoints.grpc,
+            "agent": hub.endpoints.agent,
+            "edge": hub.endpoints.edge,
+            "metrics": hub.endpoints.metrics,
+            "public_host": hub.endpoints.public_host,
+            "ca_file": str(hub.ca.ca_cert_path.resolve()),
+        }
+        write_private(
+            self.config.data_dir / "endpoints.json",
+            json.dumps(endpoints, indent=2).encode(),
+        )
+
+    async def _watch(self, hub: Hub) -> None:
+        while True:
+            await asyncio.sleep(WATCHDOG_INTERVAL)
+            try:
+                await hub.dispatcher.expire_leases()
+            except Exception:
+                log.exception(
+                    "lease watchdog failed; retrying in %.0f s", WATCHDOG_INTERVAL
+                )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking calls, ask agents to reconnect, then close everything."""
+        log.info("hub stopping")
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        if self.hub is not None:
+            self.hub.dispatcher.drain_all("hub shutting down")
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._edge_server is not None:
+            self._edge_server.should_exit = True
+            if self._edge_task is not None:
+                await asyncio.wait({self._edge_task}, timeout=grace)
+        if self._grpc is not None:
+            await self._grpc.stop(grace)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        if self.hub is not None:
+            await self.hub.store.close()
+        log.info("hub stopped")

@@ -1,0 +1,324 @@
+"""Hub configuration: the JSON master config, environment variables and flags.
+
+Precedence, lowest first: built-in defaults, the file named by CONFIG_PATH,
+the documented environment variables, then command-line flags. Every value
+is validated at start; an error names the key and the bad value.
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from ris_server.durations import parse_duration
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""A duration in seconds, written in the file as "30s", "5m", "1h30m" or a number."""
+
+DEFAULT_CONFIG_PATH = "/app/config/config.json"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class _OpenSection(BaseModel):
+    """A documented section the hub reads only in part; other keys are kept."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+
+class TlsConfig(_Section):
+    enabled: bool = True
+    cert_file: str = ""
+    key_file: str = ""
+    ca_file: str = ""
+    ca_key_file: str = ""
+    min_version: Literal["1.2", "1.3"] = "1.2"
+    max_version: Literal["1.2", "1.3"] = "1.3"
+    cipher_suites: list[str] = Field(default_factory=list)
+    client_auth: Literal["require", "request", "none"] = "require"
+    server_names: list[str] = Field(default_factory=list)
+
+
+class TimeoutsConfig(_Section):
+    read: Duration = 30.0
+    write: Duration = 30.0
+    idle: Duration = 120.0
+
+
+class CorsConfig(_Section):
+    enabled: bool = False
+    allowed_origins: list[str] = Field(default_factory=list)
+    allowed_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "DELETE"]
+    )
+    allowed_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type"]
+    )
+
+
+class ServerConfig(_Section):
+    host: str = "0.0.0.0"
+    port: int = Field(default=8057, ge=0, le=65535, description="REST edge port")
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+    agent_port: int = Field(default=50052, ge=0, le=65535)
+    public_host: str = ""
+    data_dir: str = "./data"
+    edge_enabled: bool = True
+    tls: TlsConfig = Field(default_factory=TlsConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    cors: CorsConfig = Field(default_factory=CorsConfig)
+
+
+class MongoConfig(_OpenSection):
+    uri: str = ""
+    database: str = "ris"
+
+
+class RedisConfig(_OpenSection):
+    uri: str = ""
+    password: str = ""
+    database: int = Field(default=0, ge=0)
+
+
+class DatabaseConfig(_Section):
+    sqlite_path: str = ""
+    mongodb: MongoConfig = Field(default_factory=MongoConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    # Older documented spellings of the two URIs.
+    mongodb_uri: str = ""
+    redis_uri: str = ""
+
+
+class JwtConfig(_Section):
+    secret: str = ""
+    expiry: Duration = 86400.0
+    refresh_expiry: Duration = 604800.0
+    issuer: str = "ris-server"
+    audience: str = "ris-api"
+    algorithm: Literal["HS256"] = "HS256"
+    leeway: Duration = 30.0
+
+
+class SessionConfig(_Section):
+    duration: Duration = 28800.0
+    renewal_threshold: Duration = 3600.0
+    max_concurrent: int = Field(default=5, ge=1)
+
+
+class LdapConfig(_OpenSection):
+    enabled: bool = False
+
+
+class AuthenticationConfig(_Section):
+    jwt: JwtConfig = Field(default_factory=JwtConfig)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    ldap: LdapConfig = Field(default_factory=LdapConfig)
+
+
+class RbacConfig(_Section):
+    enabled: bool = True
+    default_role: Literal["readonly", "operator", "admin", "superadmin"] = "readonly"
+    admin_users: list[str] = Field(default_factory=list)
+    super_admin_users: list[str] = Field(default_factory=list)
+
+
+class AuthorizationConfig(_Section):
+    rbac: RbacConfig = Field(default_factory=RbacConfig)
+
+
+class MultiTenantConfig(_Section):
+    enabled: bool = True
+    default_tenant: str = "default"
+    tenant_isolation: Literal["database", "shared"] = "shared"
+    auto_provision: bool = False
+
+
+class RetryPolicyConfig(_Section):
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    backoff_strategy: Literal["exponential", "fixed"] = "exponential"
+    initial_delay: Duration = 1.0
+    max_delay: Duration = 60.0
+
+
+class QueueConfig(_Section):
+    size: int = Field(default=10000, ge=1)
+    priority_levels: Literal[5] = 5
+    dead_letter_enabled: bool = True
+
+
+class TaskOrchestrationConfig(_Section):
+    max_concurrent_tasks: int = Field(default=1000, ge=1)
+    task_timeout: Duration = 300.0
+    lease_grace: Duration = 30.0
+    retry_policy: RetryPolicyConfig = Field(default_factory=RetryPolicyConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+
+
+class ReconnectionPolicyConfig(_Section):
+    max_attempts: int = Field(default=0, ge=0)
+    backoff_strategy: Literal["exponential", "fixed"] = "exponential"
+    initial_delay: Duration = 5.0
+    max_delay: Duration = 300.0
+
+
+class ClientManagementConfig(_Section):
+    max_clients: int = Field(default=1000, ge=1)
+    heartbeat_interval: Duration = 30.0
+    connection_timeout: Duration = 60.0
+    client_cert_days: int = Field(default=90, ge=1, le=3650)
+    enrollment_token_ttl: Duration = 3600.0
+    reconnection_policy: ReconnectionPolicyConfig = Field(
+        default_factory=ReconnectionPolicyConfig
+    )
+
+
+class MetricsConfig(_Section):
+    enabled: bool = True
+    host: str = ""
+    port: int = Field(default=9090, ge=0, le=65535)
+    path: str = "/metrics"
+    interval: Duration = 15.0
+
+
+class MonitoringConfig(_OpenSection):
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+
+
+class LoggingConfig(_OpenSection):
+    level: Literal["debug", "info", "warning", "warn", "error"] = "info"
+    format: Literal["json", "text"] = "text"
+    output: Literal["stdout", "stderr", "file"] = "stderr"
+
+
+class HubConfig(_Section):
+    """The whole master configuration."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    authentication: AuthenticationConfig = Field(default_factory=AuthenticationConfig)
+    authorization: AuthorizationConfig = Field(default_factory=AuthorizationConfig)
+    multi_tenant: MultiTenantConfig = Field(default_factory=MultiTenantConfig)
+    task_orchestration: TaskOrchestrationConfig = Field(
+        default_factory=TaskOrchestrationConfig
+    )
+    client_management: ClientManagementConfig = Field(
+        default_factory=ClientManagementConfig
+    )
+    security: dict[str, Any] = Field(default_factory=dict)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    audit_log: dict[str, Any] = Field(default_factory=dict)
+    performance: dict[str, Any] = Field(default_factory=dict)
+    features: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.server.data_dir)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and value."""
+
+
+def _format_validation_error(error: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        value = item.get("input")
+        shown = "(missing)" if item["type"] == "missing" else repr(value)
+        if isinstance(value, dict):
+            shown = "{...}"
+        lines.append(f"  {key} = {shown}: {item['msg']}")
+    return "\n".join(lines)
+
+
+# Documented environment variables and the config keys they set.
+_ENV_KEYS: dict[str, tuple[str, ...]] = {
+    "MONGODB_URI": ("database", "mongodb", "uri"),
+    "REDIS_URI": ("database", "redis", "uri"),
+    "TLS_CERT_FILE": ("server", "tls", "cert_file"),
+    "TLS_KEY_FILE": ("server", "tls", "key_file"),
+    "JWT_SECRET": ("authentication", "jwt", "secret"),
+    "LOG_LEVEL": ("logging", "level"),
+    "METRICS_PORT": ("monitoring", "metrics", "port"),
+    "RIS_DATA_DIR": ("server", "data_dir"),
+}
+
+
+def _set_path(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = tree
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[path[-1]] = value
+
+
+def load_config(
+    env: dict[str, str] | None = None,
+    overrides: dict[tuple[str, ...], Any] | None = None,
+) -> HubConfig:
+    """Build the configuration from CONFIG_PATH, the environment and overrides.
+
+    A CONFIG_PATH that is set but missing is an error; without CONFIG_PATH
+    the documented default path is read only when it exists. Raises
+    ConfigError with one line per bad key.
+    """
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    path = env.get("CONFIG_PATH")
+    if path or Path(DEFAULT_CONFIG_PATH).is_file():
+        path = path or DEFAULT_CONFIG_PATH
+        try:
+            raw = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"CONFIG_PATH={path}: file not found") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: invalid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a JSON object")
+        source = path
+    for name, key_path in _ENV_KEYS.items():
+        if env.get(name):
+            _set_path(raw, key_path, env[name])
+    for key_path, value in (overrides or {}).items():
+        _set_path(raw, key_path, value)
+    try:
+        config = HubConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+    _check_consistency(config)
+    return config
+
+
+def _check_consistency(config: HubConfig) -> None:
+    tls = config.server.tls
+    if bool(tls.cert_file) != bool(tls.key_file):
+        raise ConfigError(
+            "server.tls.cert_file and server.tls.key_file must be set together"
+        )
+    if tls.ca_file and not tls.ca_key_file and not Path(tls.ca_file).is_file():
+        raise ConfigError(f"server.tls.ca_file = {tls.ca_file!r}: file not found")
+    if float(tls.min_version) > float(tls.max_version):
+        raise ConfigError(
+            f"server.tls.min_version = {tls.min_version!r} is above "
+            f"max_version = {tls.max_version!r}"
+        )
+    policy = config.task_orchestration.retry_policy
+    if policy.initial_delay > policy.max_delay:
+        raise ConfigError(
+            "task_orchestration.retry_policy.initial_delay must not exceed max_delay"
+        )
+    cm = config.client_management
+    if cm.connection_timeout <= cm.heartbeat_interval:
+        raise ConfigError(
+            f"client_management.connection_timeout = {cm.connection_timeout}s must "
+            f"exceed heartbeat_interval = {cm.heartbeat_interval}s"
+        )

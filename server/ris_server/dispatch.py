@@ -1,0 +1,308 @@
+"""Delivery of tasks to connected agents.
+
+The store is the queue: a task is persisted as QUEUED before its submit call
+returns, and a task moves to RUNNING only when it is claimed for a connected
+agent with free capacity. Delivery is at least once; every assignment and
+result carries the task id and attempt, so a result of an old attempt is
+recorded as stale and never applied twice.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ris.v1 import agent_pb2, task_pb2
+
+from ris_server.models import Task
+from ris_server.store.base import Repository, TaskOutcome
+
+log = logging.getLogger(__name__)
+
+TERMINAL = {
+    task_pb2.TASK_STATUS_COMPLETED,
+    task_pb2.TASK_STATUS_FAILED,
+    task_pb2.TASK_STATUS_CANCELLED,
+    task_pb2.TASK_STATUS_TIMEOUT,
+}
+
+
+@dataclass(eq=False)
+class AgentSession:
+    """One agent stream: what the hub sends it and what it runs."""
+
+    unique_client_id: str
+    tenant_code: str
+    max_concurrent: int
+    peer: str = ""
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    outbound: asyncio.Queue = field(default_factory=asyncio.Queue)
+    inflight: set[tuple[str, int]] = field(default_factory=set)
+    closed: bool = False
+
+    def send(self, message: agent_pb2.ConnectResponse) -> None:
+        if not self.closed:
+            self.outbound.put_nowait(message)
+
+    def close(self) -> None:
+        """End the stream; the writer stops at the None sentinel."""
+        if not self.closed:
+            self.closed = True
+            self.outbound.put_nowait(None)
+
+    @property
+    def free_slots(self) -> int:
+        return max(0, self.max_concurrent - len(self.inflight))
+
+
+def assignment_for(task: Task) -> agent_pb2.ConnectResponse:
+    return agent_pb2.ConnectResponse(
+        assignment=agent_pb2.TaskAssignment(
+            task_id=task.task_id,
+            attempt=task.attempt,
+            spec=task_pb2.TaskSpec.FromString(task.spec),
+            timeout=task.timeout,
+        )
+    )
+
+
+class Dispatcher:
+    """Matches queued tasks with agent sessions and records their results."""
+
+    def __init__(self, store: Repository, *, lease_grace: float) -> None:
+        self._store = store
+        self._lease_grace = lease_grace
+        self._sessions: dict[str, AgentSession] = {}
+        self._fill_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+
+    # Sessions.
+    def session(self, unique_client_id: str) -> AgentSession | None:
+        return self._sessions.get(unique_client_id)
+
+    def connected_count(self) -> int:
+        return len(self._sessions)
+
+    def running_count(self, unique_client_id: str) -> int:
+        session = self._sessions.get(unique_client_id)
+        return len(session.inflight) if session else 0
+
+    async def attach(
+        self, session: AgentSession, running: list[agent_pb2.RunningTask]
+    ) -> None:
+        """Take over a client's stream and reconcile what its agent still runs.
+
+        A task the store has as RUNNING on this client but that the agent did
+        not list is sent again with the same attempt: the agent either finds
+        its result in its outbox and resends it, or runs it.
+        """
+        old = self._sessions.get(session.unique_client_id)
+        if old is not None:
+            log.info(
+                "client %s reconnected; closing its previous stream %s",
+                session.unique_client_id,
+                old.session_id,
+            )
+            old.close()
+        self._sessions[session.unique_client_id] = session
+        reported = {(item.task_id, item.attempt) for item in running}
+        for task in await self._store.running_tasks(session.unique_client_id):
+            key = (task.task_id, task.attempt)
+            session.inflight.add(key)
+            if key not in reported:
+                log.info(
+                    "resending task %s attempt %d to client %s",
+                    task.task_id,
+                    task.attempt,
+                    session.unique_client_id,
+                )
+                session.send(assignment_for(task))
+            if task.cancel_requested:
+                self._send_cancel(session, task, "cancelled by an operator")
+        await self.fill(session.unique_client_id)
+
+    def detach(self, session: AgentSession) -> bool:
+        """Forget a session; return True if it was still the client's current one."""
+        session.close()
+        if self._sessions.get(session.unique_client_id) is session:
+            del self._sessions[session.unique_client_id]
+            return True
+        return False
+
+    def close_client(self, unique_client_id: str) -> None:
+        session = self._sessions.get(unique_client_id)
+        if session is not None:
+            session.close()
+
+    def drain_all(self, reason: str) -> None:
+        for session in list(self._sessions.values()):
+            session.send(
+                agent_pb2.ConnectResponse(
+                    drain=agent_pb2.Drain(reason=reason, reconnect_after=1)
+                )
+            )
+            session.close()
+
+    # Assignment.
+    async def fill(self, unique_client_id: str) -> None:
+        """Claim queued tasks for a client's free slots and send them."""
+        session = self._sessions.get(unique_client_id)
+        if session is None:
+            return
+        async with self._fill_locks[unique_client_id]:
+            while session.free_slots > 0 and not session.closed:
+                tasks = await self._store.claim_tasks(
+                    unique_client_id, session.free_slots, time.time()
+                )
+                if not tasks:
+                    return
+                for task in tasks:
+                    session.inflight.add((task.task_id, task.attempt))
+                    log.debug(
+                        "assigned task %s attempt %d to client %s",
+                        task.task_id,
+                        task.attempt,
+                        unique_client_id,
+                    )
+                    session.send(assignment_for(task))
+
+    # Results.
+    async def on_result(
+        self, session: AgentSession, report: agent_pb2.ResultReport
+    ) -> None:
+        """Store a result if it is current, acknowledge it in every case."""
+        task = await self._store.get_task_any_tenant(report.task_id)
+        if task is None or task.client_uid != session.unique_client_id:
+            log.warning(
+                "client %s reported a result for task %s it was never assigned",
+                session.unique_client_id,
+                report.task_id,
+            )
+        else:
+            status = report.status
+            if status not in TERMINAL:
+                status = task_pb2.TASK_STATUS_FAILED
+            outcome = await self._store.finish_task(
+                report.task_id,
+                report.attempt,
+                status,
+                report.result.SerializeToString(),
+                report.result.error,
+                time.time(),
+            )
+            if outcome is TaskOutcome.APPLIED:
+                log.info(
+                    "task %s attempt %d finished as %s",
+                    report.task_id,
+                    report.attempt,
+                    task_pb2.TaskStatus.Name(status),
+                )
+                self._wake(report.task_id)
+            else:
+                log.info(
+                    "ignored a %s result of task %s attempt %d",
+                    outcome.value,
+                    report.task_id,
+                    report.attempt,
+                )
+        session.inflight.discard((report.task_id, report.attempt))
+        session.send(
+            agent_pb2.ConnectResponse(
+                result_ack=agent_pb2.ResultAck(
+                    task_id=report.task_id, attempt=report.attempt
+                )
+            )
+        )
+        await self.fill(session.unique_client_id)
+
+    async def on_progress(
+        self, session: AgentSession, report: agent_pb2.ProgressReport
+    ) -> None:
+        if (report.task_id, report.attempt) in session.inflight:
+            await self._store.set_progress(
+                report.task_id, report.attempt, report.progress.SerializeToString()
+            )
+
+    # Cancellation.
+    def _send_cancel(self, session: AgentSession, task: Task, reason: str) -> None:
+        session.send(
+            agent_pb2.ConnectResponse(
+                cancellation=agent_pb2.TaskCancellation(
+                    task_id=task.task_id, attempt=task.attempt, reason=reason
+                )
+            )
+        )
+
+    def cancel_running(self, task: Task, reason: str) -> None:
+        session = self._sessions.get(task.client_uid)
+        if session is not None:
+            self._send_cancel(session, task, reason)
+
+    # Waiting for results.
+    def _wake(self, task_id: str) -> None:
+        for event in self._waiters.pop(task_id, ()):
+            event.set()
+
+    def notify_finished(self, task_id: str) -> None:
+        self._wake(task_id)
+
+    async def wait_finished(
+        self, tenant_code: str, task_id: str, timeout: float
+    ) -> None:
+        """Wait until the task is terminal or `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = asyncio.Event()
+            self._waiters[task_id].add(event)
+            task = await self._store.get_task(tenant_code, task_id)
+            if task is None or task.status in TERMINAL:
+                self._waiters[task_id].discard(event)
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._waiters[task_id].discard(event)
+                return
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                self._waiters[task_id].discard(event)
+                if not self._waiters[task_id]:
+                    self._waiters.pop(task_id, None)
+                return
+
+    # Leases.
+    async def expire_leases(self) -> int:
+        """Retry or time out running tasks past their timeout and grace."""
+        now = time.time()
+        expired = await self._store.expired_running_tasks(now, self._lease_grace)
+        for task in expired:
+            session = self._sessions.get(task.client_uid)
+            if session is not None:
+                session.inflight.discard((task.task_id, task.attempt))
+                self._send_cancel(session, task, "lease expired")
+            if task.attempt < task.max_attempts and not task.cancel_requested:
+                if await self._store.requeue_task(task.task_id, task.attempt):
+                    log.warning(
+                        "task %s attempt %d lease expired; queued again",
+                        task.task_id,
+                        task.attempt,
+                    )
+                    await self.fill(task.client_uid)
+                continue
+            outcome = await self._store.finish_task(
+                task.task_id,
+                task.attempt,
+                task_pb2.TASK_STATUS_TIMEOUT,
+                None,
+                "no result from the agent within the task timeout",
+                now,
+                dead_lettered=not task.cancel_requested,
+            )
+            if outcome is TaskOutcome.APPLIED:
+                log.warning(
+                    "task %s timed out on attempt %d", task.task_id, task.attempt
+                )
+                self._wake(task.task_id)
+        return len(expired)

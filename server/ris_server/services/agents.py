@@ -1,0 +1,247 @@
+"""AgentService: enrollment and the agent stream."""
+
+import asyncio
+import logging
+import time
+
+import grpc
+from cryptography.hazmat.primitives import serialization
+from google.protobuf.timestamp_pb2 import Timestamp
+from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2
+
+from ris_server.convert import timestamp
+from ris_server.dispatch import AgentSession
+from ris_server.errors import InvalidArgument, Unauthenticated
+from ris_server.hub import Hub
+from ris_server.interceptors import service_errors
+from ris_server.pki import AgentIdentity, parse_identity
+from ris_server.services.clients import hash_token
+from ris_server.validation import check_host, check_text
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_LIMIT = 1000
+
+
+def peer_identity(context: grpc.aio.ServicerContext) -> AgentIdentity | None:
+    """Return the identity in the peer's verified client certificate, if any."""
+    auth = context.auth_context()
+    pems = auth.get("x509_pem_cert") or []
+    if not pems:
+        return None
+    try:
+        return parse_identity(pems[0])
+    except ValueError:
+        return None
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    @service_errors
+    async def Enroll(self, request, context):
+        if not request.token:
+            raise Unauthenticated("enrollment token is required")
+        if not request.csr_pem:
+            raise InvalidArgument("csr_pem is required")
+        check_text(request.csr_pem, "csr_pem", 16384)
+        check_host(request.hostname, "hostname")
+        store = self._hub.store
+        record = await store.consume_enrollment_token(
+            hash_token(request.token), time.time()
+        )
+        if record is None:
+            raise Unauthenticated("enrollment token is invalid, used or expired")
+        client = await store.get_client_by_uid(record.tenant_code, record.client_uid)
+        if client is None:
+            raise Unauthenticated("enrollment token belongs to a deleted client")
+        cert = self._hub.ca.sign_csr(
+            request.csr_pem,
+            client.tenant_code,
+            client.unique_client_id,
+            request.hostname,
+            self._hub.config.client_management.client_cert_days,
+        )
+        not_after = cert.not_valid_after_utc.timestamp()
+        await store.record_certificate(
+            format(cert.serial_number, "x"),
+            client.unique_client_id,
+            client.tenant_code,
+            not_after,
+        )
+        log.info(
+            "enrolled client %s of tenant %s from host %s",
+            client.unique_client_id,
+            client.tenant_code,
+            request.hostname or "(not given)",
+        )
+        return agent_pb2.EnrollResponse(
+            certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            ca_certificate_pem=self._hub.ca.ca_pem.decode(),
+            unique_client_id=client.unique_client_id,
+            tenant_code=client.tenant_code,
+            client_config=self._hub.client_config(),
+            expires_at=timestamp(not_after),
+        )
+
+    async def Connect(self, request_iterator, context):
+        identity = peer_identity(context)
+        if identity is None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                "agents connect on the agent port with a client certificate "
+                "issued by this hub",
+            )
+        store = self._hub.store
+        if await store.is_certificate_revoked(identity.serial):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "client certificate revoked"
+            )
+        client = await store.get_client_by_uid(
+            identity.tenant_code, identity.unique_client_id
+        )
+        if client is None or client.status != client_pb2.CLIENT_STATUS_ACTIVE:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"client {identity.unique_client_id} is deleted or inactive",
+            )
+        cm = self._hub.config.client_management
+        first = await self._read(context, cm.connection_timeout)
+        if first is None or not first.HasField("registration"):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the first message on the stream must be a registration",
+            )
+        registration = first.registration
+        max_concurrent = registration.max_concurrent_tasks or 1
+        if not 1 <= max_concurrent <= MAX_CONCURRENT_LIMIT:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"max_concurrent_tasks must be 1 to {MAX_CONCURRENT_LIMIT}",
+            )
+        session = AgentSession(
+            unique_client_id=identity.unique_client_id,
+            tenant_code=identity.tenant_code,
+            max_concurrent=max_concurrent,
+            peer=context.peer(),
+        )
+        await store.record_connection(
+            identity.unique_client_id,
+            connected=True,
+            now=time.time(),
+            ip_address=_peer_address(context.peer()),
+            version=registration.version[:64],
+            capabilities=[c[:64] for c in registration.capabilities[:32]],
+            max_concurrent_tasks=max_concurrent,
+        )
+        log.info(
+            "client %s connected from %s (session %s, %d slots)",
+            identity.unique_client_id,
+            context.peer(),
+            session.session_id,
+            max_concurrent,
+        )
+        session.send(
+            agent_pb2.ConnectResponse(
+                registration_ack=agent_pb2.RegistrationAck(
+                    unique_client_id=identity.unique_client_id,
+                    tenant_code=identity.tenant_code,
+                    heartbeat_interval=max(1, round(cm.heartbeat_interval)),
+                    connection_timeout=max(1, round(cm.connection_timeout)),
+                    session_id=session.session_id,
+                )
+            )
+        )
+        await self._serve(session, context, registration)
+
+    async def _serve(self, session: AgentSession, context, registration) -> None:
+        dispatcher = self._hub.dispatcher
+        reader = asyncio.create_task(self._read_loop(session, context))
+        try:
+            await dispatcher.attach(session, list(registration.running))
+            while True:
+                message = await session.outbound.get()
+                if message is None:
+                    break
+                await context.write(message)
+        finally:
+            reader.cancel()
+            current = dispatcher.detach(session)
+            if current:
+                await self._hub.store.record_connection(
+                    session.unique_client_id, connected=False, now=time.time()
+                )
+            log.info(
+                "client %s disconnected (session %s)",
+                session.unique_client_id,
+                session.session_id,
+            )
+
+    @staticmethod
+    async def _read(context, timeout: float):
+        try:
+            message = await asyncio.wait_for(context.read(), timeout)
+        except TimeoutError:
+            return None
+        return None if message is grpc.aio.EOF else message
+
+    async def _read_loop(self, session: AgentSession, context) -> None:
+        timeout = self._hub.config.client_management.connection_timeout
+        dispatcher = self._hub.dispatcher
+        try:
+            while True:
+                message = await self._read(context, timeout)
+                if message is None:
+                    log.info(
+                        "client %s: stream closed or no message for %.0f s",
+                        session.unique_client_id,
+                        timeout,
+                    )
+                    return
+                kind = message.WhichOneof("message")
+                if kind == "heartbeat":
+                    await self._on_heartbeat(session, message.heartbeat)
+                elif kind == "result":
+                    await dispatcher.on_result(session, message.result)
+                elif kind == "progress":
+                    await dispatcher.on_progress(session, message.progress)
+                else:
+                    log.warning(
+                        "client %s sent an unexpected %s message",
+                        session.unique_client_id,
+                        kind,
+                    )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("client %s: stream reader failed", session.unique_client_id)
+        finally:
+            session.close()
+
+    async def _on_heartbeat(self, session: AgentSession, heartbeat) -> None:
+        usage = heartbeat.resource_usage
+        await self._hub.store.record_heartbeat(
+            session.unique_client_id,
+            time.time(),
+            {"cpu": usage.cpu, "memory": usage.memory, "disk": usage.disk},
+        )
+        now = Timestamp()
+        now.GetCurrentTime()
+        session.send(
+            agent_pb2.ConnectResponse(
+                heartbeat_ack=agent_pb2.HeartbeatAck(
+                    sequence=heartbeat.sequence, server_time=now
+                )
+            )
+        )
+
+
+def _peer_address(peer: str) -> str:
+    """Turn a gRPC peer string ("ipv4:1.2.3.4:5678") into its address."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]")
+    return ""

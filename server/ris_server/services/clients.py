@@ -1,0 +1,203 @@
+"""ClientService: client records, their configuration and enrollment tokens."""
+
+import hashlib
+import logging
+import secrets
+import time
+import uuid
+
+from cryptography import x509
+from ris.v1 import client_pb2, client_pb2_grpc
+
+from ris_server.convert import client_to_proto, timestamp
+from ris_server.errors import InvalidArgument, NotFound, ResourceExhausted
+from ris_server.hub import Hub
+from ris_server.interceptors import service_errors
+from ris_server.models import Client, EnrollmentToken
+from ris_server.validation import (
+    check_host,
+    check_name,
+    check_page,
+    check_text,
+    check_uuid,
+)
+
+log = logging.getLogger(__name__)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ClientServicer(client_pb2_grpc.ClientServiceServicer):
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def _proto(self, client: Client) -> client_pb2.Client:
+        session = self._hub.dispatcher.session(client.unique_client_id)
+        client.connected = session is not None
+        running = len(session.inflight) if session else 0
+        return client_to_proto(client, running)
+
+    async def _get(self, client_id: int) -> Client:
+        _, tenant = await self._hub.caller()
+        if client_id <= 0:
+            raise InvalidArgument(f"id must be a positive integer, got {client_id}")
+        client = await self._hub.store.get_client(tenant.code, client_id)
+        if client is None:
+            raise NotFound(f"client {client_id} not found")
+        return client
+
+    @service_errors
+    async def ListClients(self, request, context):
+        _, tenant = await self._hub.scoped_tenant(request.tenant_code)
+        page, per_page = check_page(request.page, request.per_page)
+        if request.status not in client_pb2.ClientStatus.values():
+            raise InvalidArgument(f"status {request.status} is not a client status")
+        connected = {
+            client_pb2.CONNECTION_STATUS_CONNECTED: True,
+            client_pb2.CONNECTION_STATUS_DISCONNECTED: False,
+        }.get(request.connection_status)
+        clients, total = await self._hub.store.list_clients(
+            tenant.code, (page - 1) * per_page, per_page, request.status, connected
+        )
+        return client_pb2.ListClientsResponse(
+            clients=[self._proto(c) for c in clients],
+            total=total,
+            page=page,
+            per_page=per_page,
+        )
+
+    @service_errors
+    async def GetClient(self, request, context):
+        return client_pb2.GetClientResponse(
+            client=self._proto(await self._get(request.id))
+        )
+
+    @service_errors
+    async def AddClient(self, request, context):
+        principal, tenant = await self._hub.scoped_tenant(request.tenant_code)
+        check_name(request.name)
+        check_text(request.description, "description", 2000)
+        check_host(request.host)
+        store = self._hub.store
+        limit = (
+            tenant.limits.get("max_clients")
+            or self._hub.config.client_management.max_clients
+        )
+        if await store.count_clients(tenant.code) >= limit:
+            raise ResourceExhausted(
+                f"tenant {tenant.code!r} has reached its limit of {limit} clients"
+            )
+        now = _now_ms()
+        client = await store.create_client(
+            Client(
+                id=0,
+                unique_client_id=str(uuid.uuid4()),
+                tenant_code=tenant.code,
+                name=request.name,
+                description=request.description,
+                host=request.host,
+                status=client_pb2.CLIENT_STATUS_ACTIVE,
+                created_ms=now,
+                updated_ms=now,
+            )
+        )
+        log.info(
+            "user %s added client %s (%s) to tenant %s",
+            principal.user_id,
+            client.id,
+            client.unique_client_id,
+            tenant.code,
+        )
+        return client_pb2.AddClientResponse(client=self._proto(client))
+
+    @service_errors
+    async def UpdateClient(self, request, context):
+        client = await self._get(request.id)
+        if request.HasField("name"):
+            client.name = check_name(request.name)
+        if request.HasField("description"):
+            client.description = check_text(request.description, "description", 2000)
+        if request.HasField("host"):
+            client.host = check_host(request.host)
+        if request.status:
+            if request.status not in client_pb2.ClientStatus.values():
+                raise InvalidArgument(f"status {request.status} is not a client status")
+            client.status = request.status
+        client.updated_ms = _now_ms()
+        await self._hub.store.update_client(client)
+        if client.status == client_pb2.CLIENT_STATUS_INACTIVE:
+            self._hub.dispatcher.close_client(client.unique_client_id)
+        return client_pb2.UpdateClientResponse(client=self._proto(client))
+
+    @service_errors
+    async def DeleteClient(self, request, context):
+        client = await self._get(request.id)
+        store = self._hub.store
+        await store.delete_client(client.tenant_code, client.id)
+        await store.revoke_client_certificates(client.unique_client_id, time.time())
+        self._hub.dispatcher.close_client(client.unique_client_id)
+        log.info("deleted client %s (%s)", client.id, client.unique_client_id)
+        return client_pb2.DeleteClientResponse(
+            id=client.id, unique_client_id=client.unique_client_id
+        )
+
+    @service_errors
+    async def GetClientConfig(self, request, context):
+        _, tenant = await self._hub.caller()
+        check_uuid(request.client_id, "client_id")
+        check_host(request.hostname, "hostname", required=True)
+        client = await self._hub.store.get_client_by_uid(tenant.code, request.client_id)
+        if client is None:
+            raise NotFound(f"client {request.client_id} not found")
+        days = self._hub.config.client_management.client_cert_days
+        cert_pem, key_pem = self._hub.ca.issue_client_keypair(
+            tenant.code, client.unique_client_id, request.hostname, days
+        )
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        await self._hub.store.record_certificate(
+            format(cert.serial_number, "x"),
+            client.unique_client_id,
+            tenant.code,
+            cert.not_valid_after_utc.timestamp(),
+        )
+        return client_pb2.GetClientConfigResponse(
+            client_config=self._hub.client_config(),
+            certificates=client_pb2.ClientCertificates(
+                client_cert=cert_pem.decode(),
+                client_key=key_pem.decode(),
+                ca_cert=self._hub.ca.ca_pem.decode(),
+            ),
+        )
+
+    @service_errors
+    async def CreateEnrollmentToken(self, request, context):
+        client = await self._get(request.id)
+        ttl = request.ttl_seconds or int(
+            self._hub.config.client_management.enrollment_token_ttl
+        )
+        if not 60 <= ttl <= 604800:
+            raise InvalidArgument(f"ttl_seconds must be 60 to 604800, got {ttl}")
+        token = secrets.token_urlsafe(32)
+        expires_at = time.time() + ttl
+        await self._hub.store.save_enrollment_token(
+            EnrollmentToken(
+                hash_token(token),
+                client.unique_client_id,
+                client.tenant_code,
+                expires_at,
+            )
+        )
+        log.info("created an enrollment token for client %s", client.unique_client_id)
+        return client_pb2.CreateEnrollmentTokenResponse(
+            token=token,
+            expires_at=timestamp(expires_at),
+            unique_client_id=client.unique_client_id,
+            enroll_endpoint=f"{self._hub.endpoints.public_host}:{self._hub.endpoints.grpc_port}",
+            ca_certificate_pem=self._hub.ca.ca_pem.decode(),
+        )

@@ -1,0 +1,66 @@
+"""SystemService: the hub's health report."""
+
+import datetime
+import logging
+import time
+
+import psutil
+from google.protobuf.timestamp_pb2 import Timestamp
+from ris.v1 import system_pb2, system_pb2_grpc
+
+from ris_server import __version__
+from ris_server.durations import format_duration
+from ris_server.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+class SystemServicer(system_pb2_grpc.SystemServiceServicer):
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    async def GetHealth(self, request, context):
+        hub = self._hub
+        now = Timestamp()
+        now.GetCurrentTime()
+        response = system_pb2.GetHealthResponse(
+            status="healthy",
+            version=__version__,
+            uptime=format_duration(time.time() - hub.started_at),
+            timestamp=now,
+        )
+        components = response.components
+        components.database.type = "sqlite"
+        started = time.perf_counter()
+        try:
+            await hub.store.ping()
+            components.database.status = "connected"
+            components.database.response_time = round(
+                (time.perf_counter() - started) * 1000
+            )
+            total = await hub.store.count_clients()
+            midnight = datetime.datetime.now(datetime.UTC).replace(
+                hour=0, minute=0, second=0, microsecond=0
+            )
+            counts = await hub.store.task_counts(midnight.timestamp())
+        except Exception:
+            log.exception("health check: store query failed")
+            components.database.status = "error"
+            response.status = "unhealthy"
+            return response
+        connected = hub.dispatcher.connected_count()
+        components.clients.total = total
+        components.clients.connected = connected
+        components.clients.disconnected = max(0, total - connected)
+        components.tasks.running = counts.get("TASK_STATUS_RUNNING", 0)
+        components.tasks.queued = counts.get("TASK_STATUS_QUEUED", 0) + counts.get(
+            "TASK_STATUS_PENDING", 0
+        )
+        components.tasks.completed_today = counts.get("TASK_STATUS_COMPLETED", 0)
+        components.tasks.failed_today = counts.get(
+            "TASK_STATUS_FAILED", 0
+        ) + counts.get("TASK_STATUS_TIMEOUT", 0)
+        response.system.cpu_usage = psutil.cpu_percent(interval=None)
+        response.system.memory_usage = psutil.virtual_memory().percent
+        response.system.disk_usage = psutil.disk_usage(str(hub.config.data_dir)).percent
+        return response

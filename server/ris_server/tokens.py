@@ -1,0 +1,141 @@
+"""JWT access and refresh tokens.
+
+Access tokens carry the user, role and tenant. Refresh tokens carry a family
+id; the store keeps each refresh token's state so that a token works once and
+a reused token revokes its whole family.
+"""
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from ris_server.errors import Unauthenticated
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of an RPC."""
+
+    user_id: str
+    email: str
+    role: int
+    tenant_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshClaims:
+    jti: str
+    family_id: str
+    user_id: str
+    tenant_code: str
+    expires_at: float
+
+
+class TokenService:
+    """Issues and verifies tokens with one pinned algorithm."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        *,
+        issuer: str,
+        audience: str,
+        access_ttl: float,
+        refresh_ttl: float,
+        leeway: float,
+        algorithm: str = "HS256",
+    ) -> None:
+        self._secret = secret
+        self._issuer = issuer
+        self._audience = audience
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self._leeway = leeway
+        self._algorithm = algorithm
+
+    def _encode(self, claims: dict) -> str:
+        return jwt.encode(claims, self._secret, algorithm=self._algorithm)
+
+    def _decode(self, token: str) -> dict:
+        try:
+            return jwt.decode(
+                token,
+                self._secret,
+                algorithms=[self._algorithm],
+                issuer=self._issuer,
+                audience=self._audience,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub", "typ"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired; log in again") from None
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("invalid token") from None
+
+    def issue_access(self, principal: Principal, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        return self._encode(
+            {
+                "sub": principal.user_id,
+                "email": principal.email,
+                "role": principal.role,
+                "tenant": principal.tenant_code,
+                "typ": "access",
+                "iss": self._issuer,
+                "aud": self._audience,
+                "iat": int(now),
+                "nbf": int(now),
+                "exp": int(now + self.access_ttl),
+                "jti": uuid.uuid4().hex,
+            }
+        )
+
+    def issue_refresh(
+        self, principal: Principal, family_id: str, now: float | None = None
+    ) -> tuple[str, RefreshClaims]:
+        now = time.time() if now is None else now
+        claims = RefreshClaims(
+            jti=uuid.uuid4().hex,
+            family_id=family_id,
+            user_id=principal.user_id,
+            tenant_code=principal.tenant_code,
+            expires_at=int(now + self.refresh_ttl),
+        )
+        token = self._encode(
+            {
+                "sub": principal.user_id,
+                "tenant": principal.tenant_code,
+                "fam": family_id,
+                "typ": "refresh",
+                "iss": self._issuer,
+                "aud": self._audience,
+                "iat": int(now),
+                "nbf": int(now),
+                "exp": claims.expires_at,
+                "jti": claims.jti,
+            }
+        )
+        return token, claims
+
+    def verify_access(self, token: str) -> Principal:
+        """Return the caller of a valid access token; raise Unauthenticated."""
+        claims = self._decode(token)
+        if claims.get("typ") != "access":
+            raise Unauthenticated("not an access token")
+        tenant = claims.get("tenant")
+        role = claims.get("role")
+        if not isinstance(tenant, str) or not tenant:
+            raise Unauthenticated("token has no tenant")
+        if not isinstance(role, int):
+            raise Unauthenticated("token has no role")
+        return Principal(claims["sub"], claims.get("email", ""), role, tenant)
+
+    def verify_refresh(self, token: str) -> RefreshClaims:
+        claims = self._decode(token)
+        if claims.get("typ") != "refresh" or not claims.get("fam"):
+            raise Unauthenticated("not a refresh token")
+        return RefreshClaims(
+            claims["jti"], claims["fam"], claims["sub"], claims["tenant"], claims["exp"]
+        )
