@@ -41,15 +41,21 @@ class AgentSession:
     outbound: asyncio.Queue = field(default_factory=asyncio.Queue)
     inflight: set[tuple[str, int]] = field(default_factory=set)
     closed: bool = False
+    close_reason: str = ""
 
     def send(self, message: agent_pb2.ConnectResponse) -> None:
         if not self.closed:
             self.outbound.put_nowait(message)
 
-    def close(self) -> None:
-        """End the stream; the writer stops at the None sentinel."""
+    def close(self, reason: str = "") -> None:
+        """End the stream; the writer stops at the None sentinel.
+
+        A non-empty `reason` ends the stream with DEADLINE_EXCEEDED and that
+        message instead of a normal end.
+        """
         if not self.closed:
             self.closed = True
+            self.close_reason = reason
             self.outbound.put_nowait(None)
 
     @property

@@ -108,7 +108,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             )
         cm = self._hub.config.client_management
         first = await self._read(context, cm.connection_timeout)
-        if first is None or not first.HasField("registration"):
+        if first is None or first is grpc.aio.EOF or not first.HasField("registration"):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "the first message on the stream must be a registration",
@@ -165,6 +165,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 if message is None:
                     break
                 await context.write(message)
+            if session.close_reason:
+                await context.abort(
+                    grpc.StatusCode.DEADLINE_EXCEEDED, session.close_reason
+                )
         finally:
             reader.cancel()
             current = dispatcher.detach(session)
@@ -180,11 +184,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     @staticmethod
     async def _read(context, timeout: float):
+        """Return the next message, EOF at the stream's end, None on timeout."""
         try:
-            message = await asyncio.wait_for(context.read(), timeout)
+            return await asyncio.wait_for(context.read(), timeout)
         except TimeoutError:
             return None
-        return None if message is grpc.aio.EOF else message
 
     async def _read_loop(self, session: AgentSession, context) -> None:
         timeout = self._hub.config.client_management.connection_timeout
@@ -192,12 +196,16 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         try:
             while True:
                 message = await self._read(context, timeout)
+                if message is grpc.aio.EOF:
+                    log.info("client %s closed its stream", session.unique_client_id)
+                    return
                 if message is None:
-                    log.info(
-                        "client %s: stream closed or no message for %.0f s",
+                    log.warning(
+                        "client %s sent no heartbeat for %.0f s; dropping its stream",
                         session.unique_client_id,
                         timeout,
                     )
+                    session.close(f"no heartbeat for {timeout:.0f} s")
                     return
                 kind = message.WhichOneof("message")
                 if kind == "heartbeat":

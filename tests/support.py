@@ -1,0 +1,137 @@
+"""Helpers shared by the test packages: config files, gRPC stubs, certificates."""
+
+import datetime
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from ris.v1 import (
+    agent_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
+    client_pb2_grpc,
+    service_pb2_grpc,
+    system_pb2_grpc,
+    task_pb2_grpc,
+    tenant_pb2_grpc,
+)
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "test-bootstrap-password"
+
+
+def write_config(path: Path, **sections) -> Path:
+    """Write a master config JSON with quick test timings merged in."""
+    config = {
+        "client_management": {"heartbeat_interval": "1s", "connection_timeout": "4s"},
+        "task_orchestration": {"task_timeout": "30s", "lease_grace": "2s"},
+    }
+    for name, value in sections.items():
+        config.setdefault(name, {}).update(value)
+    path.write_text(json.dumps(config))
+    return path
+
+
+@dataclass
+class Api:
+    """Typed stubs on one channel, plus the metadata of a logged-in user."""
+
+    channel: grpc.aio.Channel
+    metadata: tuple = ()
+
+    @property
+    def auth(self):
+        return auth_pb2_grpc.AuthServiceStub(self.channel)
+
+    @property
+    def clients(self):
+        return client_pb2_grpc.ClientServiceStub(self.channel)
+
+    @property
+    def tasks(self):
+        return task_pb2_grpc.TaskServiceStub(self.channel)
+
+    @property
+    def tenants(self):
+        return tenant_pb2_grpc.TenantServiceStub(self.channel)
+
+    @property
+    def services(self):
+        return service_pb2_grpc.ServiceManagementServiceStub(self.channel)
+
+    @property
+    def agents(self):
+        return agent_pb2_grpc.AgentServiceStub(self.channel)
+
+    @property
+    def system(self):
+        return system_pb2_grpc.SystemServiceStub(self.channel)
+
+    async def login(self, username=ADMIN_USER, password=ADMIN_PASSWORD, tenant=""):
+        response = await self.auth.Login(
+            auth_pb2.LoginRequest(
+                username=username, password=password, tenant_code=tenant
+            )
+        )
+        self.metadata = (("authorization", f"Bearer {response.access_token}"),)
+        return response
+
+
+def make_ca(name: str = "other CA"):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def make_client_cert(ca_key, ca_cert, uri: str):
+    """A client certificate with the given identity URI, signed by `ca_key`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "agent")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(uri)]), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return pem_key(key), cert.public_bytes(serialization.Encoding.PEM)
+
+
+def pem_key(key) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def csr_for(key, name: str = "agent") -> str:
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
