@@ -68,6 +68,14 @@ async def submit_task(
         raise NotFound(f"client {client_id} not found")
     if client.status != client_pb2.CLIENT_STATUS_ACTIVE:
         raise FailedPrecondition(f"client {client_id} is inactive")
+    # Capabilities are known once the agent has registered; before that the
+    # task waits in the queue like any other.
+    type_name = task_pb2.TaskType.Name(spec.type).removeprefix("TASK_TYPE_").lower()
+    if client.capabilities and type_name not in client.capabilities:
+        raise FailedPrecondition(
+            f"client {client_id} does not run {type_name} tasks; it supports "
+            f"{', '.join(client.capabilities)}"
+        )
     tenant = await store.get_tenant(tenant_code)
     tenant_limit = tenant.limits.get("max_tasks", 0) if tenant else 0
     if tenant_limit and await store.count_active_tasks(tenant_code) >= tenant_limit:
@@ -105,7 +113,7 @@ async def submit_task(
     await hub.dispatcher.fill(client_id)
     if wait:
         await hub.dispatcher.wait_finished(
-            tenant_code, task.task_id, timeout * max_attempts + SYNC_WAIT_MARGIN
+            tenant_code, task.task_id, timeout + SYNC_WAIT_MARGIN
         )
     stored = await store.get_task(tenant_code, task.task_id)
     return task_to_proto(stored or task)
