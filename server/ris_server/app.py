@@ -70,6 +70,11 @@ SERVICE_NAMES = (
 )
 
 
+def _shown(host: str) -> str:
+    """Return an address to reach a listener bound to `host` on this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
 def _public_host(config: HubConfig) -> str:
     if config.server.public_host:
         return config.server.public_host
@@ -86,8 +91,7 @@ class HubServer:
         self.hub: Hub | None = None
         self._grpc: grpc.aio.Server | None = None
         self._health: health.aio.HealthServicer | None = None
-        self._edge_server = None
-        self._edge_task: asyncio.Task | None = None
+        self._edge = None
         self._watchdog: asyncio.Task | None = None
         self._metrics_server = None
 
@@ -193,67 +197,50 @@ class HubServer:
         )
         await server.start()
         self._grpc = server
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        hub.endpoints.grpc = f"{shown}:{api_port}"
+        hub.endpoints.grpc = f"{_shown(host)}:{api_port}"
         hub.endpoints.grpc_port = api_port
-        hub.endpoints.agent = f"{shown}:{agent_port}"
+        hub.endpoints.agent = f"{_shown(host)}:{agent_port}"
         hub.endpoints.agent_port = agent_port
         for name in ("", *SERVICE_NAMES):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def _start_edge(self, hub: Hub) -> None:
-        import uvicorn
-        from ris_edge.app import EdgeSettings, create_app
+        from ris_edge.app import EdgeSettings
+        from ris_edge.serving import EdgeServer
 
         config = self.config
         tls = config.server.tls
         cors = config.server.cors
+        # The edge reaches the gRPC API over loopback and verifies it with the
+        # hub CA, or with server.tls.ca_file when the API uses a certificate of
+        # the operator's own.
+        ca_pem = None
+        if tls.enabled:
+            ca_pem = hub.ca.ca_pem
+            if tls.cert_file:
+                ca_pem = Path(tls.ca_file).read_bytes() if tls.ca_file else None
         settings = EdgeSettings(
             backend=f"127.0.0.1:{hub.endpoints.grpc_port}",
-            ca_pem=hub.ca.ca_pem if tls.enabled and not tls.cert_file else None,
+            ca_pem=ca_pem,
             server_name="localhost" if tls.enabled else None,
             cors_enabled=cors.enabled,
             cors_allowed_origins=cors.allowed_origins,
             cors_allowed_methods=cors.allowed_methods,
             cors_allowed_headers=cors.allowed_headers,
         )
-        if tls.enabled and tls.cert_file:
-            settings.ca_pem = Path(tls.ca_file).read_bytes() if tls.ca_file else None
-        app = create_app(settings)
-        family = socket.AF_INET6 if ":" in config.server.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((config.server.host, config.server.port))
-        sock.listen(1024)
-        sock.setblocking(False)
         ssl_options = {}
         if tls.enabled:
             ssl_options = {
                 "ssl_certfile": tls.cert_file or str(hub.ca.server_cert_path),
                 "ssl_keyfile": tls.key_file or str(hub.ca.server_key_path),
             }
-        uv_config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            timeout_keep_alive=int(config.server.timeouts.idle),
-            **ssl_options,
+        self._edge = await EdgeServer.start(
+            settings, host=config.server.host, port=config.server.port, **ssl_options
         )
-        self._edge_server = uvicorn.Server(uv_config)
-        self._edge_server.install_signal_handlers = lambda: None
-        self._edge_task = asyncio.create_task(self._edge_server.serve(sockets=[sock]))
-        while not self._edge_server.started:
-            if self._edge_task.done():
-                self._edge_task.result()
-                raise RuntimeError("the REST edge stopped during start")
-            await asyncio.sleep(0.01)
-        port = sock.getsockname()[1]
         scheme = "https" if tls.enabled else "http"
-        shown = (
-            "127.0.0.1" if config.server.host in ("0.0.0.0", "") else config.server.host
+        hub.endpoints.edge = (
+            f"{scheme}://{_shown(config.server.host)}:{self._edge.port}"
         )
-        hub.endpoints.edge = f"{scheme}://{shown}:{port}"
 
     def _start_metrics(self, hub: Hub) -> None:
         from prometheus_client import start_http_server
@@ -262,8 +249,9 @@ class HubServer:
         host = metrics.host or self.config.server.host
         server, _thread = start_http_server(metrics.port, addr=host)
         self._metrics_server = server
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        hub.endpoints.metrics = f"http://{shown}:{server.server_port}{metrics.path}"
+        hub.endpoints.metrics = (
+            f"http://{_shown(host)}:{server.server_port}{metrics.path}"
+        )
 
     def _write_endpoints(self, hub: Hub) -> None:
         endpoints = {
@@ -298,10 +286,8 @@ class HubServer:
             self.hub.dispatcher.drain_all("hub shutting down")
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._edge_server is not None:
-            self._edge_server.should_exit = True
-            if self._edge_task is not None:
-                await asyncio.wait({self._edge_task}, timeout=grace)
+        if self._edge is not None:
+            await self._edge.stop()
         if self._grpc is not None:
             await self._grpc.stop(grace)
         if self._metrics_server is not None:

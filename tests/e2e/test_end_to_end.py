@@ -92,7 +92,7 @@ async def test_tasks_over_grpc_and_rest_survive_restart(
     assert echoed["method"] == "POST"
     assert echoed["body"] == "ping"
     assert echoed["headers"]["X-Test"] == "grpc"
-    assert grpc_http.result.http_response.headers["X-Echo"] == "yes"
+    assert grpc_http.result.http_response.headers["x-echo"] == "yes"
     assert grpc_http.result.execution_time >= 0
     assert grpc_http.attempt == 1
 

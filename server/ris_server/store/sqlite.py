@@ -285,7 +285,8 @@ class SqliteStore:
             if row is None:
                 return None
             db.execute(
-                "UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?) WHERE jti = ?",
+                "UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?) "
+                "WHERE jti = ?",
                 (now, jti),
             )
             return RefreshToken(*row)
@@ -616,7 +617,8 @@ class SqliteStore:
             where += " AND dead_lettered = ?"
             params.append(int(dead_lettered))
         rows = await self._read(
-            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE {where} ORDER BY seq DESC LIMIT ?",
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE {where} "
+            "ORDER BY seq DESC LIMIT ?",
             (*params, limit),
         )
         return [_task(r) for r in rows]
@@ -624,7 +626,8 @@ class SqliteStore:
     async def claim_tasks(self, client_uid: str, count: int, now: float) -> list[Task]:
         def claim(db: sqlite3.Connection) -> list[Task]:
             rows = db.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks WHERE client_uid = ? AND status = ? "
+                f"SELECT {_TASK_COLUMNS} FROM tasks "
+                "WHERE client_uid = ? AND status = ? "
                 "ORDER BY priority DESC, seq LIMIT ?",
                 (client_uid, QUEUED, count),
             ).fetchall()
@@ -700,7 +703,8 @@ class SqliteStore:
     async def request_cancel(self, tenant_code: str, task_id: str, now: float) -> Task:
         def cancel(db: sqlite3.Connection) -> Task:
             row = db.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks WHERE tenant_code = ? AND task_id = ?",
+                f"SELECT {_TASK_COLUMNS} FROM tasks "
+                "WHERE tenant_code = ? AND task_id = ?",
                 (tenant_code, task_id),
             ).fetchone()
             if row is None:
@@ -733,7 +737,8 @@ class SqliteStore:
     async def redrive_task(self, tenant_code: str, task_id: str) -> Task:
         def redrive(db: sqlite3.Connection) -> Task:
             row = db.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks WHERE tenant_code = ? AND task_id = ?",
+                f"SELECT {_TASK_COLUMNS} FROM tasks "
+                "WHERE tenant_code = ? AND task_id = ?",
                 (tenant_code, task_id),
             ).fetchone()
             if row is None:
