@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import grpc
+
 from ris.v1 import auth_pb2, auth_pb2_grpc, client_pb2, client_pb2_grpc
 
 DATA = Path("data")
@@ -118,7 +119,11 @@ def main() -> int:
             f"  agent port    {endpoints['agent']}\n"
             f"  metrics       {endpoints['metrics']}\n"
             f"  admin login   username 'admin', tenant 'default'"
-            + (f", password {password}" if generated else f", password in {PASSWORD_FILE}")
+            + (
+                f", password {password}"
+                if generated
+                else f", password in {PASSWORD_FILE}"
+            )
             + f"\n  local agent   client_id {state['unique_client_id']}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,

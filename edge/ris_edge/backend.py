@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from ris.v1 import system_pb2, system_pb2_grpc
 
+from ris.v1 import system_pb2, system_pb2_grpc
 from ris_edge.routes import Route
 from ris_edge.settings import EdgeSettings
 

@@ -25,6 +25,7 @@ from google.protobuf.descriptor import (
     MethodDescriptor,
     OneofDescriptor,
 )
+
 from ris.v1 import options_pb2
 
 PACKAGE = "ris.v1"

@@ -14,8 +14,8 @@ from typing import Any
 
 import grpc
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
-from ris.v1 import system_pb2
 
+from ris.v1 import system_pb2
 from ris_edge.contract import inline_json_option, is_map, method_comment, real_oneof
 from ris_edge.jsonmap import enum_input_names, output_key
 from ris_edge.routes import PathVariable, Route, RouteTable, resolve_field_path

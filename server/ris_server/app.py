@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
 from ris.v1 import (
     agent_pb2,
     agent_pb2_grpc,
@@ -25,7 +26,6 @@ from ris.v1 import (
     tenant_pb2,
     tenant_pb2_grpc,
 )
-
 from ris_server import bootstrap
 from ris_server.config import HubConfig
 from ris_server.dispatch import Dispatcher

@@ -8,7 +8,6 @@ import time
 import uuid
 
 from ris.v1 import tenant_pb2
-
 from ris_server import rbac
 from ris_server.config import HubConfig
 from ris_server.models import Tenant, User

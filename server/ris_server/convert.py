@@ -1,8 +1,8 @@
 """Conversions between domain records and protobuf messages."""
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from ris.v1 import client_pb2, common_pb2, task_pb2, tenant_pb2
 
+from ris.v1 import client_pb2, common_pb2, task_pb2, tenant_pb2
 from ris_server import models
 
 _SECRET_MARK = "[REDACTED]"

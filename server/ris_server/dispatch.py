@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ris.v1 import agent_pb2, task_pb2
-
 from ris_server.models import Task
 from ris_server.store.base import Repository, TaskOutcome
 

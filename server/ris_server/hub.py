@@ -4,7 +4,6 @@ import time
 from dataclasses import dataclass, field
 
 from ris.v1 import common_pb2, tenant_pb2
-
 from ris_server import rbac
 from ris_server.config import HubConfig
 from ris_server.dispatch import Dispatcher

@@ -6,7 +6,6 @@ import uuid
 from urllib.parse import urlsplit
 
 from ris.v1 import task_pb2
-
 from ris_server.errors import InvalidArgument
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")

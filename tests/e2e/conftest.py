@@ -17,8 +17,8 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from ris.v1 import client_pb2
 
+from ris.v1 import client_pb2
 from tests.support import ADMIN_PASSWORD, Api, write_config
 
 BIN = Path(sys.executable).parent

@@ -6,7 +6,6 @@ import sys
 import time
 
 from ris.v1 import task_pb2
-
 from tests.support import ADMIN_PASSWORD, Api
 
 
@@ -220,6 +219,7 @@ async def test_failed_command_reports_exit_code(hub_api, agent_factory):
 async def test_task_for_unsupported_type_is_rejected(hub_api, agent_factory):
     import grpc
     import pytest
+
     from ris.v1 import client_pb2
 
     client, _ = await agent_factory()

@@ -16,6 +16,7 @@ import pytest
 from google.protobuf import message_factory
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2_grpc
+
 from ris.v1 import (
     auth_pb2,
     auth_pb2_grpc,

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2
+
 from ris.v1 import auth_pb2, client_pb2, common_pb2, system_pb2, task_pb2
 from ris_edge.app import create_app
 from ris_edge.settings import EdgeSettings

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from ris.v1 import auth_pb2, client_pb2, common_pb2, system_pb2, task_pb2
 from ris_edge.contract import enum_short_name
 from ris_edge.jsonmap import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ris.v1 import auth_pb2, client_pb2, task_pb2
 from ris_edge.request_mapping import InvalidRequestError, build_request
 from ris_edge.routes import build_route_table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ris_edge.contract import load_package_files
 from ris_edge.routes import (
     MethodNotAllowedError,

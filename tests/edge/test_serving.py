@@ -11,6 +11,7 @@ import sys
 
 import httpx
 import pytest
+
 from ris.v1 import task_pb2
 from ris_edge.main import build_parser, settings_from_args
 from ris_edge.serving import EdgeServer

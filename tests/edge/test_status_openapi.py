@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
 from ris.v1 import client_pb2, task_pb2
 from ris_edge.openapi import build_openapi, openapi_path
 from ris_edge.routes import build_route_table

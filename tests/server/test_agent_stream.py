@@ -6,8 +6,8 @@ import time
 import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2, task_pb2
 
+from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2, task_pb2
 from ris_server.models import EnrollmentToken
 from ris_server.services.clients import hash_token
 from tests.server.test_api import add_client, http_spec, rpc_error

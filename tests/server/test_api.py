@@ -6,8 +6,8 @@ import uuid
 import grpc
 import pytest
 from cryptography import x509
-from ris.v1 import auth_pb2, client_pb2, task_pb2, tenant_pb2
 
+from ris.v1 import auth_pb2, client_pb2, task_pb2, tenant_pb2
 from ris_server import rbac
 from ris_server.models import User
 from ris_server.passwords import hash_password

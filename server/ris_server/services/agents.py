@@ -7,8 +7,8 @@ import time
 import grpc
 from cryptography.hazmat.primitives import serialization
 from google.protobuf.timestamp_pb2 import Timestamp
-from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2
 
+from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2
 from ris_server.convert import timestamp
 from ris_server.dispatch import AgentSession
 from ris_server.errors import InvalidArgument, Unauthenticated

@@ -5,7 +5,6 @@ import time
 import uuid
 
 from ris.v1 import auth_pb2, auth_pb2_grpc, tenant_pb2
-
 from ris_server.errors import InvalidArgument, Unauthenticated
 from ris_server.hub import Hub
 from ris_server.interceptors import service_errors

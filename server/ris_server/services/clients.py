@@ -7,8 +7,8 @@ import time
 import uuid
 
 from cryptography import x509
-from ris.v1 import client_pb2, client_pb2_grpc
 
+from ris.v1 import client_pb2, client_pb2_grpc
 from ris_server.convert import client_to_proto, timestamp
 from ris_server.errors import InvalidArgument, NotFound, ResourceExhausted
 from ris_server.hub import Hub

@@ -1,7 +1,6 @@
 """ServiceManagementService: Docker service changes carried out as tasks."""
 
 from ris.v1 import service_pb2, service_pb2_grpc, task_pb2
-
 from ris_server.errors import InvalidArgument
 from ris_server.hub import Hub
 from ris_server.interceptors import service_errors

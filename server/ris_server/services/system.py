@@ -6,8 +6,8 @@ import time
 
 import psutil
 from google.protobuf.timestamp_pb2 import Timestamp
-from ris.v1 import system_pb2, system_pb2_grpc
 
+from ris.v1 import system_pb2, system_pb2_grpc
 from ris_server import __version__
 from ris_server.durations import format_duration
 from ris_server.hub import Hub

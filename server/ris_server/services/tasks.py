@@ -7,7 +7,6 @@ import time
 import uuid
 
 from ris.v1 import client_pb2, task_pb2, task_pb2_grpc
-
 from ris_server.convert import task_to_proto
 from ris_server.errors import (
     FailedPrecondition,

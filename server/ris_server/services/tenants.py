@@ -4,7 +4,6 @@ import time
 import uuid
 
 from ris.v1 import tenant_pb2, tenant_pb2_grpc
-
 from ris_server import rbac
 from ris_server.convert import tenant_to_proto
 from ris_server.errors import InvalidArgument, NotFound

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ris.v1 import task_pb2
-
 from ris_server.errors import AlreadyExists, FailedPrecondition, NotFound
 from ris_server.models import Client, EnrollmentToken, RefreshToken, Task, Tenant, User
 from ris_server.store.base import TaskOutcome
