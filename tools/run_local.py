@@ -89,7 +89,7 @@ def main() -> int:
             fd = os.open(PASSWORD_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(password + "\n")
-        if not (AGENT_DIR / "agent.json").exists():
+        if not (AGENT_DIR / "state.json").exists():
             enrollment = asyncio.run(create_enrollment_token(endpoints, password))
             subprocess.run(
                 [
@@ -111,7 +111,7 @@ def main() -> int:
             [str(BIN / "ris-agent"), "run", "--data-dir", str(AGENT_DIR)]
         )
         processes.append(agent)
-        state = json.loads((AGENT_DIR / "agent.json").read_text())
+        state = json.loads((AGENT_DIR / "state.json").read_text())
         print(
             "\nRIS hub running.\n"
             f"  REST edge     {endpoints['edge']}  (CA: {endpoints['ca_file']})\n"
