@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ris.v1 import agent_pb2, task_pb2
+from ris_server import metrics
 from ris_server.models import Task
 from ris_server.store.base import Repository, TaskOutcome
 
@@ -112,6 +113,7 @@ class Dispatcher:
             )
             old.close()
         self._sessions[session.unique_client_id] = session
+        metrics.AGENTS_CONNECTED.set(len(self._sessions))
         reported = {(item.task_id, item.attempt) for item in running}
         for task in await self._store.running_tasks(session.unique_client_id):
             key = (task.task_id, task.attempt)
@@ -133,6 +135,7 @@ class Dispatcher:
         session.close()
         if self._sessions.get(session.unique_client_id) is session:
             del self._sessions[session.unique_client_id]
+            metrics.AGENTS_CONNECTED.set(len(self._sessions))
             return True
         return False
 
@@ -198,6 +201,9 @@ class Dispatcher:
                 time.time(),
             )
             if outcome is TaskOutcome.APPLIED:
+                metrics.TASKS_FINISHED.labels(
+                    metrics.status_label(task_pb2.TaskStatus.Name(status))
+                ).inc()
                 log.info(
                     "task %s attempt %d finished as %s",
                     report.task_id,
@@ -206,6 +212,7 @@ class Dispatcher:
                 )
                 self._wake(report.task_id)
             else:
+                metrics.RESULTS_STALE.inc()
                 log.info(
                     "ignored a %s result of task %s attempt %d",
                     outcome.value,

@@ -4,6 +4,7 @@ import asyncio
 import sys
 import time
 
+import httpx
 import jwt
 import pytest
 
@@ -28,7 +29,12 @@ CLIENT_KEYS = {
 @pytest.fixture
 async def rest(hub_process):
     async with hub_process.rest() as client:
+        client.metrics_url = hub_process.endpoints["metrics"]
         yield client
+
+
+def rest_metrics_url(rest) -> str:
+    return rest.metrics_url
 
 
 def ok_data(response) -> dict | list:
@@ -201,6 +207,12 @@ async def test_task_routes(rest, agent_factory, echo_server):
     assert done["status"] == "completed"
     assert done["type"] == "http_request"
     assert done["payload"]["url"] == echo_server
+
+    async with httpx.AsyncClient(timeout=10) as plain:
+        exported = (await plain.get(rest_metrics_url(rest))).text
+    assert 'ris_tasks_finished_total{status="completed"} 1.0' in exported
+    assert 'ris_tasks_submitted_total{type="http_request"} 1.0' in exported
+    assert "ris_agents_connected 1.0" in exported
 
     listed = await rest.get(
         f"/platform/v1/tasks?status=completed&client_id={uid}&limit=50", headers=headers

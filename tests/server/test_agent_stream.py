@@ -7,8 +7,9 @@ import grpc
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2, task_pb2
+from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2, system_pb2, task_pb2
 from ris_server.models import EnrollmentToken
+from ris_server.services.agents import _peer_address
 from ris_server.services.clients import hash_token
 from tests.server.test_api import add_client, http_spec, rpc_error
 from tests.support import csr_for, make_ca, make_client_cert, pem_key
@@ -180,6 +181,10 @@ async def test_agent_runs_task_over_stream(api, hub_server):
     )
     assert listing.client.connection_status == client_pb2.CONNECTION_STATUS_CONNECTED
     assert listing.client.capabilities == ["http_request"]
+    assert listing.client.ip_address == "127.0.0.1"
+    health = await api.system.GetHealth(system_pb2.GetHealthRequest())
+    assert health.components.clients.connected == 1
+    assert health.components.clients.last_heartbeat.seconds >= int(time.time()) - 60
     await agent.close()
 
 
@@ -305,3 +310,9 @@ async def test_first_message_must_be_registration(api, hub_server):
         await agent.receive()
     assert info.value.code() == Code.INVALID_ARGUMENT
     await agent.close()
+
+
+def test_peer_address_parses_grpc_peer_strings():
+    assert _peer_address("ipv4:10.1.2.3:5678") == "10.1.2.3"
+    assert _peer_address("ipv6:%5B::1%5D:5678") == "::1"
+    assert _peer_address("unix:/tmp/socket") == ""

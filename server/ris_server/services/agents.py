@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from urllib.parse import unquote
 
 import grpc
 from cryptography.hazmat.primitives import serialization
@@ -246,8 +247,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
 
 def _peer_address(peer: str) -> str:
-    """Turn a gRPC peer string ("ipv4:1.2.3.4:5678") into its address."""
-    kind, _, rest = peer.partition(":")
+    """Turn a gRPC peer string ("ipv4:1.2.3.4:5678") into its address.
+
+    gRPC percent-encodes the brackets of an IPv6 peer ("ipv6:%5B::1%5D:5678").
+    """
+    kind, _, rest = unquote(peer).partition(":")
     if kind == "ipv4":
         return rest.rpartition(":")[0]
     if kind == "ipv6":

@@ -9,6 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ris.v1 import system_pb2, system_pb2_grpc
 from ris_server import __version__
+from ris_server.convert import timestamp
 from ris_server.durations import format_duration
 from ris_server.hub import Hub
 
@@ -39,6 +40,7 @@ class SystemServicer(system_pb2_grpc.SystemServiceServicer):
                 (time.perf_counter() - started) * 1000
             )
             total = await hub.store.count_clients()
+            last_heartbeat = await hub.store.last_heartbeat()
             midnight = datetime.datetime.now(datetime.UTC).replace(
                 hour=0, minute=0, second=0, microsecond=0
             )
@@ -52,6 +54,8 @@ class SystemServicer(system_pb2_grpc.SystemServiceServicer):
         components.clients.total = total
         components.clients.connected = connected
         components.clients.disconnected = max(0, total - connected)
+        if last_heartbeat is not None:
+            components.clients.last_heartbeat.CopyFrom(timestamp(last_heartbeat))
         components.tasks.running = counts.get("TASK_STATUS_RUNNING", 0)
         components.tasks.queued = counts.get("TASK_STATUS_QUEUED", 0) + counts.get(
             "TASK_STATUS_PENDING", 0

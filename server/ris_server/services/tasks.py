@@ -7,6 +7,7 @@ import time
 import uuid
 
 from ris.v1 import client_pb2, task_pb2, task_pb2_grpc
+from ris_server import metrics
 from ris_server.convert import task_to_proto
 from ris_server.errors import (
     FailedPrecondition,
@@ -102,6 +103,9 @@ async def submit_task(
             "retry later",
             retry_after=5,
         )
+    metrics.TASKS_SUBMITTED.labels(
+        metrics.type_label(task_pb2.TaskType.Name(task.type))
+    ).inc()
     log.info(
         "user %s queued task %s (%s) for client %s",
         principal.user_id,
@@ -206,6 +210,7 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         if task.status == task_pb2.TASK_STATUS_RUNNING:
             self._hub.dispatcher.cancel_running(task, request.reason or "cancelled")
         else:
+            metrics.TASKS_FINISHED.labels("cancelled").inc()
             self._hub.dispatcher.notify_finished(task.task_id)
         log.info("cancel requested for task %s", task.task_id)
         return task_pb2.CancelTaskResponse(task=task_to_proto(task))

@@ -392,6 +392,9 @@ class SqliteStore:
             )
         )[0][0]
 
+    async def last_heartbeat(self) -> float | None:
+        return (await self._read("SELECT MAX(last_seen) FROM clients"))[0][0]
+
     async def update_client(self, client: Client) -> None:
         def update(db: sqlite3.Connection) -> None:
             try:

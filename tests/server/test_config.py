@@ -1,0 +1,127 @@
+"""Configuration loading and duration parsing."""
+
+import json
+
+import pytest
+
+from ris_server.config import ConfigError, load_config
+from ris_server.durations import format_duration, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        ("2d", 172800),
+        (7, 7),
+    ],
+)
+def test_parse_duration_accepts_units(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5", "5x", "-5s", "1h 30m", "s30", True])
+def test_parse_duration_rejects_bad_text(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_format_duration_matches_health_form():
+    assert format_duration(9015) == "2h30m15s"
+    assert format_duration(75) == "1m15s"
+    assert format_duration(4.9) == "4s"
+
+
+def test_defaults_without_any_file():
+    config = load_config(env={"CONFIG_PATH": ""})
+    assert config.server.port == 8057
+    assert config.server.grpc_port == 50051
+    assert config.server.agent_port == 50052
+    assert config.task_orchestration.task_timeout == 300
+    assert config.client_management.heartbeat_interval == 30
+
+
+def test_documented_sections_are_read(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(
+        json.dumps(
+            {
+                "server": {"host": "127.0.0.1", "port": 9000},
+                "task_orchestration": {
+                    "task_timeout": "60s",
+                    "retry_policy": {"max_attempts": 5, "initial_delay": "2s"},
+                    "queue": {"size": 50},
+                },
+                "features": {"debug_mode": True},
+                "monitoring": {"alerting": {"enabled": True}},
+            }
+        )
+    )
+    config = load_config(env={"CONFIG_PATH": str(path), "METRICS_PORT": "9191"})
+    assert config.server.port == 9000
+    assert config.task_orchestration.task_timeout == 60
+    assert config.task_orchestration.retry_policy.max_attempts == 5
+    assert config.task_orchestration.queue.size == 50
+    assert config.monitoring.metrics.port == 9191
+
+
+def test_bad_value_names_key_and_value(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"client_management": {"heartbeat_interval": "soon"}}))
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"CONFIG_PATH": str(path)})
+    message = str(info.value)
+    assert "client_management.heartbeat_interval" in message
+    assert "'soon'" in message
+
+
+def test_unknown_key_is_rejected(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"server": {"prot": 1}}))
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"CONFIG_PATH": str(path)})
+    assert "server.prot" in str(info.value)
+
+
+def test_missing_config_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"CONFIG_PATH": str(tmp_path / "absent.json")})
+    assert "file not found" in str(info.value)
+
+
+def test_invalid_json_is_an_error(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text("{nope")
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"CONFIG_PATH": str(path)})
+    assert "invalid JSON" in str(info.value)
+
+
+def test_connection_timeout_must_exceed_heartbeat(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(
+        json.dumps(
+            {
+                "client_management": {
+                    "heartbeat_interval": "30s",
+                    "connection_timeout": "10s",
+                }
+            }
+        )
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"CONFIG_PATH": str(path)})
+    assert "connection_timeout" in str(info.value)
+
+
+def test_server_exits_2_on_bad_config(tmp_path, capsys, monkeypatch):
+    from ris_server.main import main
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"server": {"port": 70000}}))
+    monkeypatch.setenv("CONFIG_PATH", str(path))
+    assert main([]) == 2
+    assert "server.port = 70000" in capsys.readouterr().err
