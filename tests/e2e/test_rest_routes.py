@@ -259,6 +259,50 @@ async def test_task_routes(rest, agent_factory, echo_server):
     error_of(redrive, 400, "FAILED_PRECONDITION")
 
 
+async def test_service_routes_map_onto_docker_tasks(rest, agent_factory):
+    client, _ = await agent_factory()
+    headers = await rest_login(rest)
+    uid = client.unique_client_id
+    record = ok_data(await rest.get(f"/platform/v1/ris/{client.id}", headers=headers))
+    if "docker_service" in record["capabilities"]:
+        pytest.skip("this machine runs Docker, so the agent accepts the tasks")
+    requests = [
+        (
+            "POST",
+            "/platform/v1/service/deploy",
+            {
+                "client_id": uid,
+                "service": {
+                    "name": "web-app",
+                    "image": "nginx:latest",
+                    "replicas": 3,
+                    "ports": [{"container_port": 80, "host_port": 8080}],
+                    "environment": {"ENV": "production"},
+                    "resources": {"limits": {"memory": "512m", "cpu": "0.5"}},
+                },
+            },
+        ),
+        (
+            "POST",
+            "/platform/v1/service/scale",
+            {"client_id": uid, "service_name": "web-app", "replicas": 5},
+        ),
+        ("GET", f"/platform/v1/service/{uid}/web-app", None),
+    ]
+    for method, path, payload in requests:
+        response = await rest.request(method, path, headers=headers, json=payload)
+        # The agent here has no Docker engine, so it does not advertise
+        # docker_service and the hub refuses the task up front.
+        message = error_of(response, 400, "FAILED_PRECONDITION")
+        assert "docker_service" in message
+    bad = await rest.post(
+        "/platform/v1/service/scale",
+        headers=headers,
+        json={"client_id": uid, "service_name": "bad name!", "replicas": 5},
+    )
+    assert "service name" in error_of(bad, 400, "INVALID_ARGUMENT")
+
+
 async def test_health_ready_and_openapi(rest, hub_process):
     health = await rest.get("/health")
     assert health.status_code == 200

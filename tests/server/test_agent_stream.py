@@ -240,7 +240,7 @@ async def test_missing_heartbeats_mark_client_disconnected(api, hub_server):
     started = time.monotonic()
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await agent.receive(timeout=10)
-    assert info.value.code() == Code.DEADLINE_EXCEEDED
+    assert info.value.code() == Code.DEADLINE_EXCEEDED, info.value.details()
     assert "heartbeat" in info.value.details()
     elapsed = time.monotonic() - started
     timeout = hub_server.config.client_management.connection_timeout
@@ -260,7 +260,7 @@ async def test_agent_without_certificate_cannot_connect(hub_server):
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await call.write(agent_pb2.ConnectRequest())
             await asyncio.wait_for(call.read(), 5)
-        assert info.value.code() == Code.UNAVAILABLE
+        assert info.value.code() == Code.UNAVAILABLE, info.value.details()
 
 
 async def test_agent_with_other_ca_certificate_cannot_connect(api, hub_server):
@@ -272,7 +272,7 @@ async def test_agent_with_other_ca_certificate_cannot_connect(api, hub_server):
     agent = RawAgent(hub_server.hub, key, cert)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await agent.register()
-    assert info.value.code() == Code.UNAVAILABLE
+    assert info.value.code() == Code.UNAVAILABLE, info.value.details()
     await agent.close()
 
 
@@ -282,7 +282,7 @@ async def test_agent_on_api_port_is_unauthenticated(api, hub_server):
     agent = RawAgent(hub_server.hub, key, cert, port=hub_server.hub.endpoints.grpc_port)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await agent.register()
-    assert info.value.code() == Code.UNAUTHENTICATED
+    assert info.value.code() == Code.UNAUTHENTICATED, info.value.details()
     await agent.close()
 
 
@@ -295,7 +295,7 @@ async def test_deleted_client_cannot_connect(api, hub_server):
     agent = RawAgent(hub_server.hub, key, cert)
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await agent.register()
-    assert info.value.code() == Code.PERMISSION_DENIED
+    assert info.value.code() == Code.PERMISSION_DENIED, info.value.details()
     await agent.close()
 
 
@@ -308,7 +308,7 @@ async def test_first_message_must_be_registration(api, hub_server):
     )
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await agent.receive()
-    assert info.value.code() == Code.INVALID_ARGUMENT
+    assert info.value.code() == Code.INVALID_ARGUMENT, info.value.details()
     await agent.close()
 
 
