@@ -24,6 +24,7 @@ from ris_edge.routes import (
 )
 from ris_edge.settings import EdgeSettings
 from ris_edge.status import error_body, http_status, success_body
+from ris_edge.text_escape import escape_for_log
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,14 @@ def error_response(
         status_code=status if status is not None else http_status(code),
         headers=headers,
     )
+
+
+def without_body(response: Response) -> Response:
+    """Return a response with the status and headers of ``response``, its
+    Content-Length included, and an empty body, as HEAD requires."""
+    bodiless = Response(status_code=response.status_code)
+    bodiless.raw_headers = list(response.raw_headers)
+    return bodiless
 
 
 def request_id_of(request: Request) -> str:
@@ -99,16 +108,20 @@ class ApiHandler:
 
     async def handle(self, request: Request) -> Response:
         """Handle one HTTP request. Any Exception becomes a 500 envelope, so only
-        cancellation propagates."""
+        cancellation propagates. A HEAD request gets the status and headers of
+        the GET response without its body."""
         try:
-            return await self._handle(request)
+            response = await self._handle(request)
         except Exception:
             request_id = request_id_of(request)
             logger.exception("unexpected error in request %s", request_id)
-            return error_response(
+            response = error_response(
                 grpc.StatusCode.INTERNAL,
                 f"internal error in the REST edge; request id {request_id}",
             )
+        if request.method == "HEAD":
+            return without_body(response)
+        return response
 
     async def _handle(self, request: Request) -> Response:
         path = raw_path(request)
@@ -206,12 +219,13 @@ class ApiHandler:
         suppressed = self._throttle.allow((route.grpc_path, code))
         if suppressed is None:
             return
+        # The hub's details may quote request values.
         logger.warning(
             "%s failed with %s for request %s: %s (%d similar errors not logged)",
             route.grpc_path,
             code.name,
             request_id,
-            details,
+            escape_for_log(details or ""),
             suppressed,
         )
 
@@ -223,13 +237,17 @@ def _reject(
     status: int | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """Log a request the edge rejects itself and return its error envelope."""
+    """Log a request the edge rejects itself and return its error envelope.
+
+    The log line escapes control characters, because the method, the path and
+    ``message`` come from the request.
+    """
     logger.info(
         "rejected request %s (%s %s): %s",
         request_id_of(request),
-        request.method,
-        raw_path(request),
-        message,
+        escape_for_log(request.method),
+        escape_for_log(raw_path(request)),
+        escape_for_log(message),
     )
     return error_response(code, message, status, headers)
 

@@ -21,6 +21,7 @@ from ris_edge.probes import Probes
 from ris_edge.routes import build_route_table
 from ris_edge.settings import EdgeSettings
 from ris_edge.status import code_for_http_status
+from ris_edge.text_escape import escape_for_log
 
 __all__ = ["EdgeSettings", "create_app"]
 
@@ -118,7 +119,7 @@ async def _http_exception_handler(request: Request, error: Exception) -> Respons
         "rejected request %s with HTTP %d: %s",
         request_id_of(request),
         error.status_code,
-        message,
+        escape_for_log(message),
     )
     return error_response(
         code, message, status=error.status_code, headers=error.headers

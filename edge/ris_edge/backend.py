@@ -17,6 +17,13 @@ logger = logging.getLogger(__name__)
 
 Metadata = Sequence[tuple[str, str]]
 
+# Largest response the channel accepts, in bytes. grpc's default of 4 MiB is
+# below the hub's 8 MiB maximum message, and the hub returns task results of up
+# to that size, so the limit sits above the hub's maximum.
+# NOTE: a ListTasks page contains many results, so it can still exceed this
+# limit unless the hub bounds the size of a page.
+MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
+
 
 class Backend:
     """The edge's channel to the hub. Call ``open`` inside the event loop that
@@ -30,13 +37,15 @@ class Backend:
     async def open(self) -> None:
         """Create the channel; it connects on the first call."""
         settings = self._settings
+        options: list[tuple[str, int | str]] = [
+            ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES)
+        ]
         if settings.ca_pem is None:
-            self._channel = grpc.aio.insecure_channel(settings.backend)
+            self._channel = grpc.aio.insecure_channel(settings.backend, options=options)
         else:
             credentials = grpc.ssl_channel_credentials(
                 root_certificates=settings.ca_pem
             )
-            options = []
             if settings.server_name:
                 options.append(("grpc.ssl_target_name_override", settings.server_name))
             self._channel = grpc.aio.secure_channel(

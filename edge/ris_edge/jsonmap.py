@@ -39,9 +39,15 @@ Input (``parse_json_into``, ``parse_json_field``, ``parse_text_value``):
   (``"http_request": {...}``) is accepted too, but not together with inline
   keys. A key that names both a member and a field of the selected payload
   (TaskSpec's "command") is the payload field, unless its value is a JSON
-  object that the payload field cannot take.
+  object that the payload field cannot take. While the discriminator is
+  unset, a key that names both a member and a field of any payload is that
+  field unless its value is a JSON object, so the error names the
+  discriminator as required.
+- A string that contains a lone surrogate (a ``\\ud800`` escape without its
+  pair) is an error, because protobuf strings must be valid UTF-8.
 
-Every error is a ``JsonMappingError`` whose text names the field.
+Every error is a ``JsonMappingError`` whose text names the field. An error
+about a value of the wrong JSON type names that type, never the value.
 """
 
 from __future__ import annotations
@@ -97,6 +103,9 @@ _INTEGER_TEXT = re.compile(r"-?[0-9]+")
 _MAX_INTEGER_DIGITS = 40
 _DECIMAL_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _NON_FINITE_TEXT = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+# Python's json module turns a \ud800 escape without its pair into a lone
+# surrogate, which protobuf cannot encode as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TIMESTAMP = "google.protobuf.Timestamp"
 _WELL_KNOWN_PACKAGE = "google.protobuf."
 
@@ -458,6 +467,14 @@ def _is_inline_payload_key(message: Message, key: str, item: Any) -> bool:
     """
     for oneof, discriminator in _discriminated_oneofs(message.DESCRIPTOR):
         number = getattr(message, discriminator.name)
+        if number == 0:
+            # Only the nested form takes a JSON object, so any other value
+            # is a payload field sent without the discriminator.
+            if not isinstance(item, dict) and _names_payload_field(
+                oneof, discriminator, key
+            ):
+                return True
+            continue
         member = _member_for_number(oneof, discriminator, number)
         if member is None:
             continue
@@ -503,10 +520,15 @@ def _inline_member_for_key(message: Message, key: str, path: str) -> FieldDescri
         number = getattr(message, discriminator.name)
         discriminator_path = _join(path, output_key(discriminator))
         if number == 0:
+            payload_names = ", ".join(_payload_names(oneof, discriminator))
+            if _names_payload_field(oneof, discriminator, key):
+                raise JsonMappingError(
+                    f'{where}: "{discriminator_path}" is required to choose the '
+                    f"payload; set it to one of {payload_names}"
+                )
             raise JsonMappingError(
                 f"{where}: unknown field of {descriptor.full_name}; payload fields "
-                f'need "{discriminator_path}" set to one of '
-                f"{', '.join(_payload_names(oneof, discriminator))}"
+                f'need "{discriminator_path}" set to one of {payload_names}'
             )
         member = _member_for_number(oneof, discriminator, number)
         if member is None:
@@ -546,6 +568,17 @@ def _payload_names(oneof: OneofDescriptor, discriminator: FieldDescriptor) -> li
     return names
 
 
+def _names_payload_field(
+    oneof: OneofDescriptor, discriminator: FieldDescriptor, key: str
+) -> bool:
+    """Return whether ``key`` is a field of any payload the discriminator selects."""
+    for value in discriminator.enum_type.values:
+        member = _member_for_number(oneof, discriminator, value.number)
+        if member is not None and key in input_field_names(member.message_type):
+            return True
+    return False
+
+
 def _select_empty_members(message: Message) -> None:
     """Set the member that the discriminator names when no payload key selected it."""
     for oneof, discriminator in _discriminated_oneofs(message.DESCRIPTOR):
@@ -576,6 +609,8 @@ def parse_text_value(field: FieldDescriptor, text: str, where: str) -> Any:
 
 
 def _parse_scalar(field: FieldDescriptor, item: Any, where: str) -> Any:
+    if isinstance(item, str) and _LONE_SURROGATE.search(item):
+        raise JsonMappingError(f"{where}: invalid Unicode (lone surrogate)")
     kind = field.type
     if kind == _F.TYPE_ENUM:
         return parse_enum(field.enum_type, item, where)
@@ -709,16 +744,19 @@ def parse_enum(enum: EnumDescriptor, item: Any, where: str) -> int:
 
 
 def describe_json(value: Any) -> str:
-    """Return a short description of a JSON value for error messages."""
+    """Return the JSON type of a value for error messages.
+
+    The value itself is left out, because it may be a secret such as a
+    password, and error messages reach logs.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return "a boolean"
     if isinstance(value, (int, float)):
-        return f"number {value}"
+        return "a number"
     if isinstance(value, str):
-        excerpt = value if len(value) <= 40 else value[:37] + "..."
-        return f'string "{excerpt}"'
+        return "a string"
     if isinstance(value, list):
         return "an array"
     return "an object"

@@ -5,7 +5,7 @@ its ``additional_bindings``. Path templates may hold literal segments,
 ``{field}``, ``{field=*}`` and, as the last segment, ``{field=**}``. A
 variable may name a nested field with dots. Custom verbs (``:verb``) and bare
 wildcards raise ValueError, as does any annotation that names a missing
-field.
+field. A HEAD request matches the GET routes.
 """
 
 from __future__ import annotations
@@ -117,20 +117,25 @@ class RouteTable:
     def match(self, http_method: str, path: str) -> RouteMatch:
         """Find the route for a method and a raw (percent-encoded) URL path.
 
-        Raises RouteNotFoundError when no template matches the path, and
-        MethodNotAllowedError when only templates of other methods match.
+        HEAD matches the GET routes, because RFC 9110 defines HEAD as GET
+        without the response content. Raises RouteNotFoundError when no template
+        matches the path, and MethodNotAllowedError when only templates of
+        other methods match.
         """
         if not path.startswith("/"):
             raise RouteNotFoundError(path)
+        route_method = "GET" if http_method == "HEAD" else http_method
         parts = path[1:].split("/")
         other_methods = []
         for route in self._routes:
             params = _match_segments(route.segments, parts)
             if params is None:
                 continue
-            if route.http_method == http_method:
+            if route.http_method == route_method:
                 return RouteMatch(route, params)
             other_methods.append(route.http_method)
+            if route.http_method == "GET":
+                other_methods.append("HEAD")
         if other_methods:
             raise MethodNotAllowedError(other_methods)
         raise RouteNotFoundError(path)

@@ -13,6 +13,7 @@ import grpc
 from google.protobuf.message import Message
 
 from ris_edge.jsonmap import message_to_json, output_key
+from ris_edge.text_escape import escape_unencodable
 
 # 499 is the non-standard status for a request that the client closed.
 HTTP_STATUS_BY_CODE: dict[grpc.StatusCode, int] = {
@@ -42,8 +43,13 @@ def http_status(code: grpc.StatusCode) -> int:
 
 
 def error_body(code: grpc.StatusCode, message: str) -> dict[str, Any]:
-    """Return the error envelope for a gRPC code and a message."""
-    return {"success": False, "error": {"code": code.name, "message": message}}
+    """Return the error envelope for a gRPC code and a message.
+
+    Lone surrogates from the request, which UTF-8 cannot encode, appear in
+    ``message`` as ``\\uXXXX`` escapes.
+    """
+    safe_message = escape_unencodable(message)
+    return {"success": False, "error": {"code": code.name, "message": safe_message}}
 
 
 def success_body(response: Message, response_body: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from ris_server.dispatch import Dispatcher
 from ris_server.hub import Hub
 from ris_server.interceptors import AuthInterceptor
 from ris_server.pki import CertificateAuthority, write_private
+from ris_server.retry import RetryPolicy
 from ris_server.secrets_store import load_or_create_secret
 from ris_server.services.agents import AgentServicer
 from ris_server.services.auth import AuthServicer
@@ -44,8 +45,6 @@ from ris_server.store.sqlite import SqliteStore
 from ris_server.tokens import TokenService
 
 log = logging.getLogger(__name__)
-
-WATCHDOG_INTERVAL = 5.0
 
 # Keepalive policy: agents ping every 10 s even with no call in flight; the
 # hub pings idle connections too, so a peer that vanished without closing
@@ -124,8 +123,18 @@ class HubServer:
         await store.mark_all_disconnected()
         tenant = await bootstrap.ensure_default_tenant(store, config)
         await bootstrap.ensure_superadmin(store, tenant)
+        orchestration = config.task_orchestration
+        policy = orchestration.retry_policy
         dispatcher = Dispatcher(
-            store, lease_grace=config.task_orchestration.lease_grace
+            store,
+            lease_grace=orchestration.lease_grace,
+            retry_policy=RetryPolicy(
+                policy.initial_delay, policy.max_delay, policy.backoff_strategy
+            ),
+            aging_interval=orchestration.queue.aging_interval,
+            max_concurrent_tasks=orchestration.max_concurrent_tasks,
+            lost_agent_grace=orchestration.lost_agent_grace,
+            max_queue_wait=orchestration.queue.max_wait,
         )
         hub = Hub(config, store, tokens, ca, dispatcher)
         hub.endpoints.public_host = public_host
@@ -268,14 +277,13 @@ class HubServer:
         )
 
     async def _watch(self, hub: Hub) -> None:
+        interval = self.config.task_orchestration.watchdog_interval
         while True:
-            await asyncio.sleep(WATCHDOG_INTERVAL)
+            await asyncio.sleep(interval)
             try:
-                await hub.dispatcher.expire_leases()
+                await hub.dispatcher.tick()
             except Exception:
-                log.exception(
-                    "lease watchdog failed; retrying in %.0f s", WATCHDOG_INTERVAL
-                )
+                log.exception("task watchdog failed; retrying in %.1f s", interval)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking calls, ask agents to reconnect, then close everything."""
@@ -284,6 +292,7 @@ class HubServer:
             await self._health.enter_graceful_shutdown()
         if self.hub is not None:
             self.hub.dispatcher.drain_all("hub shutting down")
+            self.hub.dispatcher.close()
         if self._watchdog is not None:
             self._watchdog.cancel()
         if self._edge is not None:

@@ -148,12 +148,16 @@ class QueueConfig(_Section):
     size: int = Field(default=10000, ge=1)
     priority_levels: Literal[5] = 5
     dead_letter_enabled: bool = True
+    aging_interval: Duration = 30.0
+    max_wait: Duration = 3600.0
 
 
 class TaskOrchestrationConfig(_Section):
     max_concurrent_tasks: int = Field(default=1000, ge=1)
     task_timeout: Duration = 300.0
     lease_grace: Duration = 30.0
+    lost_agent_grace: Duration = 60.0
+    watchdog_interval: Duration = 5.0
     retry_policy: RetryPolicyConfig = Field(default_factory=RetryPolicyConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
 

@@ -9,6 +9,7 @@ recorded as stale and never applied twice.
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from collections import defaultdict
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from ris.v1 import agent_pb2, task_pb2
 from ris_server import metrics
 from ris_server.models import Task
+from ris_server.retry import RetryPolicy
 from ris_server.store.base import Repository, TaskOutcome
 
 log = logging.getLogger(__name__)
@@ -77,12 +79,34 @@ def assignment_for(task: Task) -> agent_pb2.ConnectResponse:
 class Dispatcher:
     """Matches queued tasks with agent sessions and records their results."""
 
-    def __init__(self, store: Repository, *, lease_grace: float) -> None:
+    def __init__(
+        self,
+        store: Repository,
+        *,
+        lease_grace: float,
+        retry_policy: RetryPolicy,
+        aging_interval: float = 0.0,
+        max_concurrent_tasks: int = 1_000_000,
+        lost_agent_grace: float = 60.0,
+        max_queue_wait: float = 0.0,
+        rng: random.Random | None = None,
+    ) -> None:
         self._store = store
         self._lease_grace = lease_grace
+        self._retry_policy = retry_policy
+        self._aging_interval = aging_interval
+        self._max_concurrent = max_concurrent_tasks
+        self._lost_agent_grace = lost_agent_grace
+        self._max_queue_wait = max_queue_wait
+        self._rng = rng or random.Random()
         self._sessions: dict[str, AgentSession] = {}
-        self._fill_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock for every claim: the free slots of a session and the
+        # global cap are read before the claim and updated after it.
+        self._fill_lock = asyncio.Lock()
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._lost_since: dict[str, float] = {}
+        self._background: set[asyncio.Task] = set()
 
     # Sessions.
     def session(self, unique_client_id: str) -> AgentSession | None:
@@ -113,9 +137,27 @@ class Dispatcher:
             )
             old.close()
         self._sessions[session.unique_client_id] = session
+        self._lost_since.pop(session.unique_client_id, None)
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
         reported = {(item.task_id, item.attempt) for item in running}
-        for task in await self._store.running_tasks(session.unique_client_id):
+        current = await self._store.running_tasks(session.unique_client_id)
+        current_keys = {(task.task_id, task.attempt) for task in current}
+        for task_id, attempt in reported - current_keys:
+            log.info(
+                "client %s still runs task %s attempt %d, which is no longer "
+                "current; cancelling it",
+                session.unique_client_id,
+                task_id,
+                attempt,
+            )
+            session.send(
+                agent_pb2.ConnectResponse(
+                    cancellation=agent_pb2.TaskCancellation(
+                        task_id=task_id, attempt=attempt, reason="superseded"
+                    )
+                )
+            )
+        for task in current:
             key = (task.task_id, task.attempt)
             session.inflight.add(key)
             if key not in reported:
@@ -136,8 +178,35 @@ class Dispatcher:
         if self._sessions.get(session.unique_client_id) is session:
             del self._sessions[session.unique_client_id]
             metrics.AGENTS_CONNECTED.set(len(self._sessions))
+            self._lost_since[session.unique_client_id] = time.monotonic()
+            self._later(
+                self._lost_agent_grace,
+                self.recover_lost_agent,
+                session.unique_client_id,
+            )
             return True
         return False
+
+    def _later(self, delay: float, coroutine_function, *args) -> None:
+        """Run a coroutine after `delay` seconds unless the dispatcher closes."""
+        loop = asyncio.get_running_loop()
+
+        def start() -> None:
+            self._timers.discard(handle)
+            task = loop.create_task(coroutine_function(*args))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+        handle = loop.call_later(delay, start)
+        self._timers.add(handle)
+
+    def close(self) -> None:
+        """Cancel pending timers and background work."""
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        for task in self._background:
+            task.cancel()
 
     def close_client(self, unique_client_id: str) -> None:
         session = self._sessions.get(unique_client_id)
@@ -159,10 +228,13 @@ class Dispatcher:
         session = self._sessions.get(unique_client_id)
         if session is None:
             return
-        async with self._fill_locks[unique_client_id]:
-            while session.free_slots > 0 and not session.closed:
+        async with self._fill_lock:
+            while not session.closed:
+                slots = min(session.free_slots, self._global_free())
+                if slots <= 0:
+                    return
                 tasks = await self._store.claim_tasks(
-                    unique_client_id, session.free_slots, time.time()
+                    unique_client_id, slots, time.time(), self._aging_interval
                 )
                 if not tasks:
                     return
@@ -175,6 +247,20 @@ class Dispatcher:
                         unique_client_id,
                     )
                     session.send(assignment_for(task))
+
+    def _inflight_total(self) -> int:
+        return sum(len(s.inflight) for s in self._sessions.values())
+
+    def _global_free(self) -> int:
+        return self._max_concurrent - self._inflight_total()
+
+    async def fill_all(self) -> None:
+        """Fill every session that has queued tasks ready to claim."""
+        ready = await self._store.clients_with_queued_tasks(time.time())
+        for unique_client_id in ready:
+            if self._global_free() <= 0:
+                return
+            await self.fill(unique_client_id)
 
     # Results.
     async def on_result(
@@ -219,6 +305,7 @@ class Dispatcher:
                     report.task_id,
                     report.attempt,
                 )
+        at_cap = self._global_free() <= 0
         session.inflight.discard((report.task_id, report.attempt))
         session.send(
             agent_pb2.ConnectResponse(
@@ -227,7 +314,10 @@ class Dispatcher:
                 )
             )
         )
-        await self.fill(session.unique_client_id)
+        if at_cap:
+            await self.fill_all()
+        else:
+            await self.fill(session.unique_client_id)
 
     async def on_progress(
         self, session: AgentSession, report: agent_pb2.ProgressReport
@@ -284,37 +374,117 @@ class Dispatcher:
                     self._waiters.pop(task_id, None)
                 return
 
-    # Leases.
+    # Failures the hub detects: expired leases, lost agents, long waits.
+    async def retry_or_fail(self, task: Task, reason: str, final_status: int) -> str:
+        """Queue another attempt after a backoff, or end the task.
+
+        A task with attempts left is queued again, to be claimed after a
+        delay from the retry policy. One without attempts left ends with
+        `final_status` and goes to the dead-letter list; one an operator
+        cancelled ends as CANCELLED. Returns "retried", "ended" or "stale".
+        """
+        now = time.time()
+        if task.attempt < task.max_attempts and not task.cancel_requested:
+            delay = self._retry_policy.delay(task.attempt, self._rng)
+            if not await self._store.requeue_task(
+                task.task_id, task.attempt, now + delay
+            ):
+                return "stale"
+            log.warning(
+                "task %s attempt %d: %s; attempt %d in %.1f s",
+                task.task_id,
+                task.attempt,
+                reason,
+                task.attempt + 1,
+                delay,
+            )
+            self._later(delay, self.fill, task.client_uid)
+            return "retried"
+        status = (
+            task_pb2.TASK_STATUS_CANCELLED if task.cancel_requested else final_status
+        )
+        outcome = await self._store.finish_task(
+            task.task_id,
+            task.attempt,
+            status,
+            None,
+            reason,
+            now,
+            dead_lettered=not task.cancel_requested,
+        )
+        if outcome is not TaskOutcome.APPLIED:
+            return "stale"
+        metrics.TASKS_FINISHED.labels(
+            metrics.status_label(task_pb2.TaskStatus.Name(status))
+        ).inc()
+        log.warning(
+            "task %s ended as %s after attempt %d: %s",
+            task.task_id,
+            task_pb2.TaskStatus.Name(status),
+            task.attempt,
+            reason,
+        )
+        self._wake(task.task_id)
+        return "ended"
+
     async def expire_leases(self) -> int:
         """Retry or time out running tasks past their timeout and grace."""
-        now = time.time()
-        expired = await self._store.expired_running_tasks(now, self._lease_grace)
+        expired = await self._store.expired_running_tasks(
+            time.time(), self._lease_grace
+        )
         for task in expired:
             session = self._sessions.get(task.client_uid)
             if session is not None:
                 session.inflight.discard((task.task_id, task.attempt))
                 self._send_cancel(session, task, "lease expired")
-            if task.attempt < task.max_attempts and not task.cancel_requested:
-                if await self._store.requeue_task(task.task_id, task.attempt):
-                    log.warning(
-                        "task %s attempt %d lease expired; queued again",
-                        task.task_id,
-                        task.attempt,
-                    )
-                    await self.fill(task.client_uid)
-                continue
+            await self.retry_or_fail(
+                task,
+                "no result from the agent within the task timeout",
+                task_pb2.TASK_STATUS_TIMEOUT,
+            )
+        return len(expired)
+
+    async def recover_lost_agent(self, unique_client_id: str) -> int:
+        """Retry the running tasks of an agent that stayed away past the grace."""
+        lost_since = self._lost_since.get(unique_client_id)
+        if unique_client_id in self._sessions or lost_since is None:
+            return 0
+        if time.monotonic() - lost_since < self._lost_agent_grace * 0.99:
+            return 0  # it came back and left again; a later check handles it
+        del self._lost_since[unique_client_id]
+        tasks = await self._store.running_tasks(unique_client_id)
+        for task in tasks:
+            await self.retry_or_fail(
+                task,
+                f"agent lost for more than {self._lost_agent_grace:.0f} s",
+                task_pb2.TASK_STATUS_FAILED,
+            )
+        return len(tasks)
+
+    async def expire_queue_waits(self) -> int:
+        """End tasks that waited for their agent longer than the limit."""
+        if self._max_queue_wait <= 0:
+            return 0
+        now = time.time()
+        expired = await self._store.expired_queued_tasks(now, self._max_queue_wait)
+        for task in expired:
             outcome = await self._store.finish_task(
                 task.task_id,
                 task.attempt,
                 task_pb2.TASK_STATUS_TIMEOUT,
                 None,
-                "no result from the agent within the task timeout",
+                f"no agent took the task within {self._max_queue_wait:.0f} s",
                 now,
-                dead_lettered=not task.cancel_requested,
+                dead_lettered=True,
             )
             if outcome is TaskOutcome.APPLIED:
-                log.warning(
-                    "task %s timed out on attempt %d", task.task_id, task.attempt
-                )
+                metrics.TASKS_FINISHED.labels("timeout").inc()
+                log.warning("task %s timed out waiting for its agent", task.task_id)
                 self._wake(task.task_id)
         return len(expired)
+
+    async def tick(self) -> None:
+        """One watchdog round: leases, lost agents, queue waits, due retries."""
+        await self.expire_leases()
+        await self.expire_queue_waits()
+        await self.fill_all()

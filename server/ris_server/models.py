@@ -83,6 +83,7 @@ class Task:
     dead_lettered: bool = False
     cancel_requested: bool = False
     seq: int = 0
+    available_at: float = 0.0
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
 """The running agent against the hub double: registration, tasks, reconnects."""
 
 import asyncio
+import io
 import logging
 import sys
 
@@ -14,6 +15,7 @@ from ris_agent import __version__
 from ris_agent.backoff import ReconnectPolicy
 from ris_agent.docker_executor import docker_usable
 from ris_agent.executions_log import read_executions
+from ris_agent.logs import configure_logging
 
 COMPLETED = task_pb2.TASK_STATUS_COMPLETED
 FAILED = task_pb2.TASK_STATUS_FAILED
@@ -348,3 +350,43 @@ async def test_agent_without_executor_fails_task(hub, start_agent, payload):
 
     assert result.status == FAILED
     assert f"unsupported task payload {payload}" in result.result.error
+
+
+@pytest.fixture
+def text_log(monkeypatch):
+    """Attach the handler that configure_logging builds for the text format to
+    the ris_agent logger, writing to a string, and leave the root logger as
+    pytest set it."""
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    root = logging.getLogger()
+    httpx_logger = logging.getLogger("httpx")
+    saved_handlers, saved_level = list(root.handlers), root.level
+    saved_httpx_level = httpx_logger.level
+    configure_logging("WARNING", "text")
+    (handler,) = root.handlers
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+    httpx_logger.setLevel(saved_httpx_level)
+    agent_logger = logging.getLogger("ris_agent")
+    agent_logger.addHandler(handler)
+    yield stream
+    agent_logger.removeHandler(handler)
+
+
+async def test_text_log_escapes_task_id(hub, start_agent, text_log):
+    await start_agent()
+    session = await _session(hub)
+
+    session.cancel("t\x00garbage\nWARNING forged line\r")
+    await wait_until(
+        lambda: "ignoring cancellation" in text_log.getvalue(), 5, "the log line"
+    )
+
+    output = text_log.getvalue()
+    lines = output.splitlines()
+    (line,) = [line for line in lines if "ignoring cancellation" in line]
+    assert "task t\\x00garbage\\nWARNING forged line\\r attempt 1" in line
+    assert "\x00" not in output
+    assert "\r" not in output
+    assert not [line for line in lines if line.startswith("WARNING forged")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import pytest
@@ -175,6 +176,39 @@ async def test_two_path_params(client, backend):
     assert (request.client_id, request.hostname) == ("c-9", "host.example")
 
 
+async def test_response_over_default_grpc_limit(client, backend):
+    body = "x" * (5 * 1024 * 1024)
+    backend.recorder.responses["GetTask"] = task_pb2.GetTaskResponse(
+        task=task_pb2.Task(
+            task_id="big",
+            result=task_pb2.TaskResult(
+                http_response=task_pb2.HttpResponse(status_code=200, body=body)
+            ),
+        )
+    )
+    response = await client.get("/platform/v1/task/big")
+    assert response.status_code == 200, response.text[:200]
+    assert response.json()["data"]["result"]["body"] == body
+
+
+async def test_list_over_default_grpc_limit(client, backend):
+    body = "y" * (3 * 1024 * 1024)
+    result = task_pb2.TaskResult(
+        http_response=task_pb2.HttpResponse(status_code=200, body=body)
+    )
+    backend.recorder.responses["ListTasks"] = task_pb2.ListTasksResponse(
+        tasks=[
+            task_pb2.Task(task_id="big-1", result=result),
+            task_pb2.Task(task_id="big-2", result=result),
+        ]
+    )
+    response = await client.get("/platform/v1/tasks")
+    assert response.status_code == 200, response.text[:200]
+    tasks = response.json()["data"]
+    assert [task["task_id"] for task in tasks] == ["big-1", "big-2"]
+    assert tasks[1]["result"]["body"] == body
+
+
 async def test_enrollment_token_path_and_body(client, backend):
     backend.recorder.responses["CreateEnrollmentToken"] = (
         client_pb2.CreateEnrollmentTokenResponse(
@@ -284,8 +318,78 @@ async def test_unknown_route_404(client):
 async def test_wrong_method_405(client):
     response = await client.patch("/platform/v1/tasks")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
     assert response.json()["error"]["code"] == "UNIMPLEMENTED"
+
+
+async def test_head_matches_get(client, backend):
+    backend.recorder.responses["GetTask"] = task_pb2.GetTaskResponse(
+        task=_completed_task()
+    )
+    got = await client.get("/platform/v1/task/t1")
+    head = await client.head("/platform/v1/task/t1")
+    assert got.status_code == 200
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert backend.recorder.requests["GetTask"].task_id == "t1"
+
+
+async def test_head_list_and_errors(client, backend):
+    listed = await client.head("/platform/v1/tasks", params={"limit": "5"})
+    assert listed.status_code == 200
+    assert backend.recorder.requests["ListTasks"].limit == 5
+    backend.recorder.errors["GetTask"] = (grpc.StatusCode.NOT_FOUND, "no task", ())
+    got = await client.get("/platform/v1/task/t1")
+    head = await client.head("/platform/v1/task/t1")
+    assert head.status_code == 404
+    assert head.headers["content-length"] == got.headers["content-length"]
+    missing = await client.head("/platform/v1/nothing")
+    assert missing.status_code == 404
+    post_only = await client.head("/auth/login")
+    assert post_only.status_code == 405
+    assert post_only.headers["allow"] == "POST"
+
+
+async def test_head_sends_no_body(backend):
+    backend.recorder.responses["GetTask"] = task_pb2.GetTaskResponse(
+        task=_completed_task()
+    )
+    app = create_app(EdgeSettings(backend=backend.address))
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent = []
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.Event().wait()
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "HEAD",
+        "scheme": "http",
+        "path": "/platform/v1/task/t1",
+        "raw_path": b"/platform/v1/task/t1",
+        "query_string": b"",
+        "headers": [],
+        "client": (CLIENT_HOST, 40000),
+        "server": ("127.0.0.1", 80),
+        "root_path": "",
+    }
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app(scope, receive, send), timeout=5)
+    start = sent[0]
+    headers = dict(start["headers"])
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    assert start["status"] == 200
+    assert int(headers[b"content-length"]) > 0
+    assert body == b""
 
 
 async def test_wrong_method_on_probe_405(client):
@@ -331,6 +435,13 @@ _BAD_INPUTS = [
         b'{"task": {"url": "http://127.0.0.1:1/"}}',
         '"task.type"',
     ),
+    (
+        "POST",
+        "/platform/v1/task/execute",
+        b'{"client_id": "c-1", "task": {"command": "true"}}',
+        '"task.type" is required to choose the payload; set it to one of '
+        "http_request, command, docker_service",
+    ),
     ("GET", "/platform/v1/ris/abc", b"", 'path parameter "id"'),
     ("GET", "/platform/v1/ris?pge=2", b"", 'query parameter "pge"'),
     ("GET", "/platform/v1/ris?status=gone", b"", "active, inactive"),
@@ -347,6 +458,122 @@ async def test_bad_input_400(client, backend, method, url, body, expected):
     assert error["code"] == "INVALID_ARGUMENT"
     assert expected in error["message"]
     await _assert_still_serving(client, backend)
+
+
+# Each body spells a lone surrogate as a JSON escape. The error message shows
+# it as a \uXXXX escape, because UTF-8 cannot encode it.
+_LONE_SURROGATE_INPUTS = [
+    (
+        "/auth/login",
+        rb'{"username": "\udfff", "password": "x"}',
+        'field "username": invalid Unicode (lone surrogate)',
+    ),
+    ("/auth/login", rb'{"\ud800": "a"}', 'field "\\ud800": unknown field'),
+    ("/auth/login", rb'{"\ud800": 1, "\ud800": 2}', 'key "\\ud800" appears twice'),
+    (
+        "/platform/v1/task/execute",
+        rb'{"task": {"type": "http_request", "headers": {"\ud800": "v"}}}',
+        'field "task.headers.\\ud800": invalid Unicode (lone surrogate)',
+    ),
+    (
+        "/platform/v1/task/execute",
+        rb'{"task": {"type": "http_request", "headers": {"A": "\udc00"}}}',
+        'field "task.headers.A": invalid Unicode (lone surrogate)',
+    ),
+    (
+        "/platform/v1/task/execute",
+        rb'{"task": {"type": "command", "args": ["ok", "x\ud800y"]}}',
+        'field "task.args[1]": invalid Unicode (lone surrogate)',
+    ),
+    (
+        "/platform/v1/task/execute",
+        rb'{"priority": "\ud800"}',
+        'field "priority": invalid Unicode (lone surrogate)',
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "body", "expected"), _LONE_SURROGATE_INPUTS)
+async def test_lone_surrogate_400(client, backend, url, body, expected):
+    response = await client.post(
+        url, content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "INVALID_ARGUMENT"
+    assert expected in error["message"]
+    assert backend.recorder.requests == {}
+    await _assert_still_serving(client, backend)
+
+
+@pytest.mark.parametrize(
+    ("password", "json_type"),
+    [
+        (12345, "a number"),
+        (True, "a boolean"),
+        (["secret-in-array"], "an array"),
+        ({"secret-key": "secret-value"}, "an object"),
+    ],
+)
+async def test_type_error_hides_value(client, backend, caplog, password, json_type):
+    caplog.set_level(logging.INFO, logger="ris_edge.api")
+    response = await client.post(
+        "/auth/login", json={"username": "admin", "password": password}
+    )
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert message == f'field "password": expected a string, got {json_type}'
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "rejected request" in logged
+    for secret in ("12345", "True", "true", "secret"):
+        assert secret not in logged
+        assert secret not in message
+    assert "Login" not in backend.recorder.requests
+
+
+_LOG_FORGERY_INPUTS = [
+    ("GET", "/platform/v1/ris?status=a%00b", b"", '"a\\x00b"'),
+    (
+        "POST",
+        "/platform/v1/task/execute",
+        b'{"priority": "x\\nINFO ris_edge.api: forged\\r"}',
+        "\\nINFO ris_edge.api: forged\\r",
+    ),
+    ("POST", "/platform/v1/task/execute", b'{"bad\\u0085key": 1}', "bad\\x85key"),
+    ("POST", "/auth/login", b'{"\\ud800": "a"}', "\\ud800"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "escaped"), _LOG_FORGERY_INPUTS)
+async def test_rejected_request_log_escaped(client, caplog, method, url, body, escaped):
+    caplog.set_level(logging.INFO, logger="ris_edge.api")
+    response = await client.request(
+        method, url, content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    (line,) = [
+        record.getMessage()
+        for record in caplog.records
+        if record.getMessage().startswith("rejected request")
+    ]
+    assert escaped in line
+    for character in ("\x00", "\n", "\r", "\x85", "\ud800"):
+        assert character not in line
+    line.encode("utf-8")
+
+
+async def test_backend_error_log_escaped(client, backend, caplog):
+    caplog.set_level(logging.WARNING, logger="ris_edge.api")
+    backend.recorder.errors["GetTask"] = (
+        grpc.StatusCode.INTERNAL,
+        "task t\nWARNING forged line",
+        (),
+    )
+    response = await client.get("/platform/v1/task/t1")
+    assert response.status_code == 500
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert "task t\\nWARNING forged line" in line
+    assert "\n" not in line
 
 
 async def test_body_too_large_413(make_client, backend):

@@ -216,6 +216,26 @@ def test_payload_without_type_rejected():
     assert "http_request, command, docker_service" in message
 
 
+@pytest.mark.parametrize("key", ["command", "args", "method"])
+def test_payload_key_without_type_asks_for_type(key):
+    message = _error(task_pb2.ExecuteTaskRequest, {"task": {key: "true"}})
+    assert message == (
+        f'field "task.{key}": "task.type" is required to choose the payload; '
+        "set it to one of http_request, command, docker_service"
+    )
+
+
+def test_unknown_key_without_type_says_unknown():
+    message = _error(task_pb2.TaskSpec, {"nope": 1})
+    assert 'field "nope": unknown field of ris.v1.TaskSpec' in message
+    assert '"type" set to one of http_request, command, docker_service' in message
+
+
+def test_nested_member_without_type_needs_object():
+    message = _error(task_pb2.TaskSpec, {"http_request": "x"})
+    assert message == 'field "http_request": expected a JSON object, got a string'
+
+
 def test_type_without_member_rejected():
     message = _error(task_pb2.TaskSpec, {"type": 9, "url": "x"})
     assert '"url"' in message
@@ -331,6 +351,63 @@ def test_bad_values_name_field(body, field):
     assert f'"{field}"' in message
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"client_id": 12345}, 'field "client_id": expected a string, got a number'),
+        ({"client_id": 1.5}, 'field "client_id": expected a string, got a number'),
+        ({"client_id": True}, 'field "client_id": expected a string, got a boolean'),
+        ({"async": "secret"}, 'field "async": expected true or false, got a string'),
+        ({"timeout": "secret"}, 'field "timeout": expected an integer, got a string'),
+        ({"timeout": [1]}, 'field "timeout": expected an integer, got an array'),
+        ({"task": "secret"}, 'field "task": expected a JSON object, got a string'),
+        (
+            {"task": {"type": "command", "args": "secret"}},
+            'field "task.args": expected a JSON array, got a string',
+        ),
+        (
+            {"task": {"type": "http_request", "headers": {"A": 12345}}},
+            'field "task.headers.A": expected a string, got a number',
+        ),
+        (
+            {"priority": {"secret": 1}},
+            'field "priority": expected a TaskPriority name or number, got an object',
+        ),
+    ],
+)
+def test_type_error_names_json_type(body, expected):
+    assert _error(task_pb2.ExecuteTaskRequest, body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"client_id": "\udfff"}, "client_id"),
+        ({"client_id": "ok\ud800ok"}, "client_id"),
+        ({"task": {"type": "command", "args": ["a", "\ud800"]}}, "task.args[1]"),
+        (
+            {"task": {"type": "http_request", "headers": {"A": "\udc00"}}},
+            "task.headers.A",
+        ),
+        (
+            {"task": {"type": "http_request", "headers": {"\ud800": "v"}}},
+            "task.headers.\ud800",
+        ),
+        ({"priority": "\ud800"}, "priority"),
+    ],
+)
+def test_lone_surrogate_rejected(body, field):
+    message = _error(task_pb2.ExecuteTaskRequest, body)
+    assert message == f'field "{field}": invalid Unicode (lone surrogate)'
+
+
+def test_surrogate_pair_accepted():
+    request = _parse(
+        task_pb2.ExecuteTaskRequest, json.loads('{"client_id": "\\ud83d\\ude00"}')
+    )
+    assert request.client_id == "\U0001f600"
+
+
 def test_non_object_body_rejected():
     assert "JSON object" in _error(task_pb2.ExecuteTaskRequest, [1, 2])
 
@@ -352,6 +429,7 @@ def test_bad_timestamp_rejected():
     message = _error(system_pb2.ClientsHealth, {"last_heartbeat": "yesterday"})
     assert '"last_heartbeat"' in message
     assert "RFC 3339" in message
+    assert "yesterday" not in message
 
 
 def test_optional_input_sets_presence():

@@ -156,7 +156,21 @@ def test_wrong_method_lists_allowed():
     table = build_route_table()
     with pytest.raises(MethodNotAllowedError) as raised:
         table.match("PATCH", "/platform/v1/ris")
-    assert raised.value.allowed == ("DELETE", "GET", "POST", "PUT")
+    assert raised.value.allowed == ("DELETE", "GET", "HEAD", "POST", "PUT")
+
+
+def test_head_matches_get_route():
+    table = build_route_table()
+    match = table.match("HEAD", "/platform/v1/task/abc")
+    assert match.route.http_method == "GET"
+    assert match.route.method.name == "GetTask"
+    assert match.path_params == {"task_id": "abc"}
+
+
+def test_head_not_allowed_without_get():
+    with pytest.raises(MethodNotAllowedError) as raised:
+        build_route_table().match("HEAD", "/auth/login")
+    assert raised.value.allowed == ("POST",)
 
 
 @pytest.mark.parametrize(

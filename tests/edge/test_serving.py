@@ -42,6 +42,27 @@ async def test_edge_server_serves_and_stops(backend):
         assert probe.connect_ex(("127.0.0.1", edge.port)) != 0
 
 
+async def test_edge_server_serves_head(backend):
+    backend.recorder.responses["GetTask"] = task_pb2.GetTaskResponse(
+        task=task_pb2.Task(task_id="t1")
+    )
+    edge = await EdgeServer.start(
+        EdgeSettings(backend=backend.address), host="127.0.0.1", port=0
+    )
+    try:
+        base_url = f"http://127.0.0.1:{edge.port}"
+        async with httpx.AsyncClient(base_url=base_url, trust_env=False) as client:
+            got = await client.get("/platform/v1/task/t1")
+            head = await client.head("/platform/v1/task/t1")
+            after = await client.get("/platform/v1/task/t1")
+    finally:
+        await edge.stop()
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert after.json() == got.json()
+
+
 async def test_edge_server_port_taken(backend):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

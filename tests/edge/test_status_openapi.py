@@ -57,6 +57,13 @@ def test_error_body_shape():
     }
 
 
+def test_error_body_escapes_lone_surrogate():
+    body = error_body(grpc.StatusCode.INVALID_ARGUMENT, 'field "\ud800x": unknown')
+    message = body["error"]["message"]
+    assert message == 'field "\\ud800x": unknown'
+    assert message.encode("utf-8")
+
+
 def test_success_body_with_response_body():
     response = client_pb2.ListClientsResponse(
         clients=[client_pb2.Client(id=1, name="a")], total=1, page=1, per_page=10

@@ -1,4 +1,4 @@
-"""An in-process hub on 127.0.0.1 port 0 with a real SQLite file per test."""
+"""In-process hubs on 127.0.0.1 port 0, each with a real SQLite file."""
 
 import grpc
 import pytest
@@ -10,31 +10,50 @@ from tests.support import ADMIN_PASSWORD, Api, write_config
 
 
 @pytest.fixture
-async def hub_server(tmp_path, monkeypatch):
+async def hub_factory(tmp_path, monkeypatch):
+    """Start hubs with config sections merged over the quick test timings."""
     monkeypatch.setenv(PASSWORD_ENV, ADMIN_PASSWORD)
-    config_path = write_config(tmp_path / "config.json")
-    config = load_config(
-        env={"CONFIG_PATH": str(config_path)},
-        overrides={
-            ("server", "data_dir"): str(tmp_path / "data"),
-            ("server", "host"): "127.0.0.1",
-            ("server", "grpc_port"): 0,
-            ("server", "agent_port"): 0,
-            ("server", "edge_enabled"): False,
-            ("monitoring", "metrics", "enabled"): False,
-        },
-    )
-    server = HubServer(config)
-    await server.start()
-    yield server
-    await server.stop(grace=0.5)
+    servers: list[HubServer] = []
+
+    async def start(**sections) -> HubServer:
+        root = tmp_path / f"hub{len(servers)}"
+        root.mkdir()
+        config_path = write_config(root / "config.json", **sections)
+        config = load_config(
+            env={"CONFIG_PATH": str(config_path)},
+            overrides={
+                ("server", "data_dir"): str(root / "data"),
+                ("server", "host"): "127.0.0.1",
+                ("server", "grpc_port"): 0,
+                ("server", "agent_port"): 0,
+                ("server", "edge_enabled"): False,
+                ("monitoring", "metrics", "enabled"): False,
+            },
+        )
+        server = HubServer(config)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop(grace=0.5)
+
+
+@pytest.fixture
+async def hub_server(hub_factory):
+    return await hub_factory()
+
+
+async def connect_api(server: HubServer):
+    hub = server.hub
+    credentials = grpc.ssl_channel_credentials(hub.ca.ca_pem)
+    return grpc.aio.secure_channel(hub.endpoints.grpc, credentials)
 
 
 @pytest.fixture
 async def api(hub_server):
-    hub = hub_server.hub
-    credentials = grpc.ssl_channel_credentials(hub.ca.ca_pem)
-    async with grpc.aio.secure_channel(hub.endpoints.grpc, credentials) as channel:
+    async with await connect_api(hub_server) as channel:
         client = Api(channel)
         await client.login()
         yield client

@@ -36,6 +36,12 @@ class RawAgent:
         port = port or hub.endpoints.agent_port
         self.channel = grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials)
         self.call = agent_pb2_grpc.AgentServiceStub(self.channel).Connect()
+        self._write_lock = asyncio.Lock()
+
+    async def write(self, message: agent_pb2.ConnectRequest) -> None:
+        """Send one message; a gRPC call takes one write at a time."""
+        async with self._write_lock:
+            await self.call.write(message)
 
     async def register(self, running=(), slots=2) -> agent_pb2.RegistrationAck:
         await self.call.write(
@@ -51,11 +57,27 @@ class RawAgent:
         )
         return (await self.receive()).registration_ack
 
+    def start_heartbeats(self, interval: float = 0.5) -> None:
+        """Keep the stream alive past the hub's connection timeout."""
+
+        async def beat() -> None:
+            sequence = 0
+            while True:
+                sequence += 1
+                await self.write(
+                    agent_pb2.ConnectRequest(
+                        heartbeat=agent_pb2.Heartbeat(sequence=sequence)
+                    )
+                )
+                await asyncio.sleep(interval)
+
+        self._heartbeats = asyncio.create_task(beat())
+
     async def receive(self, timeout=5.0) -> agent_pb2.ConnectResponse:
         return await asyncio.wait_for(self.call.read(), timeout)
 
     async def send_result(self, task_id, attempt, status, body="OK"):
-        await self.call.write(
+        await self.write(
             agent_pb2.ConnectRequest(
                 result=agent_pb2.ResultReport(
                     task_id=task_id,
@@ -70,6 +92,9 @@ class RawAgent:
         )
 
     async def close(self):
+        heartbeats = getattr(self, "_heartbeats", None)
+        if heartbeats is not None:
+            heartbeats.cancel()
         await self.channel.close()
 
 

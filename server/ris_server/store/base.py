@@ -143,11 +143,14 @@ class Repository(Protocol):
         dead_lettered: bool | None = None,
     ) -> list[Task]: ...
 
-    async def claim_tasks(self, client_uid: str, count: int, now: float) -> list[Task]:
+    async def claim_tasks(
+        self, client_uid: str, count: int, now: float, aging_interval: float = 0.0
+    ) -> list[Task]:
         """Move up to `count` queued tasks of a client to running.
 
-        Highest priority first, then oldest. Each claimed task's attempt is
-        incremented and its started_at set. Returns the claimed tasks.
+        Only tasks whose available_at has passed are claimed, highest aged
+        priority first (see retry.aged_priority), then oldest. Each claimed
+        task's attempt is incremented and its started_at set.
         """
         ...
 
@@ -166,7 +169,21 @@ class Repository(Protocol):
         """Store the end of an attempt if it is the task's current attempt."""
         ...
 
-    async def requeue_task(self, task_id: str, attempt: int) -> bool: ...
+    async def requeue_task(
+        self, task_id: str, attempt: int, available_at: float = 0.0
+    ) -> bool:
+        """Queue a running attempt's task again, to be claimed from available_at."""
+        ...
+
+    async def expired_queued_tasks(self, now: float, max_wait: float) -> list[Task]:
+        """Return pending or queued tasks claimable for more than max_wait.
+
+        The wait counts from submission, or from the end of the retry backoff
+        for a task queued again.
+        """
+        ...
+
+    async def clients_with_queued_tasks(self, now: float) -> list[str]: ...
 
     async def set_progress(
         self, task_id: str, attempt: int, progress: bytes

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS tasks (
   spec BLOB NOT NULL, timeout INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
   attempt INTEGER NOT NULL, result BLOB, progress BLOB, error TEXT NOT NULL,
   created_at REAL NOT NULL, started_at REAL, completed_at REAL,
-  dead_lettered INTEGER NOT NULL, cancel_requested INTEGER NOT NULL);
+  dead_lettered INTEGER NOT NULL, cancel_requested INTEGER NOT NULL,
+  available_at REAL NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant_code, seq);
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (client_uid, status, priority, seq);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
@@ -75,7 +76,7 @@ CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 _TASK_COLUMNS = (
     "task_id, tenant_code, client_uid, user_id, type, status, priority, spec, "
     "timeout, max_attempts, attempt, result, progress, error, created_at, "
-    "started_at, completed_at, dead_lettered, cancel_requested, seq"
+    "started_at, completed_at, dead_lettered, cancel_requested, seq, available_at"
 )
 _CLIENT_COLUMNS = (
     "id, unique_client_id, tenant_code, name, description, host, status, "
@@ -85,8 +86,7 @@ _CLIENT_COLUMNS = (
 
 
 def _task(row: tuple) -> Task:
-    task = Task(*row[:17], bool(row[17]), bool(row[18]), row[19])
-    return task
+    return Task(*row[:17], bool(row[17]), bool(row[18]), row[19], row[20])
 
 
 def _client(row: tuple) -> Client:
@@ -553,7 +553,7 @@ class SqliteStore:
                 return False
             cursor = db.execute(
                 f"INSERT INTO tasks ({_TASK_COLUMNS}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
                 (
                     task.task_id,
                     task.tenant_code,
@@ -574,6 +574,7 @@ class SqliteStore:
                     task.completed_at,
                     int(task.dead_lettered),
                     int(task.cancel_requested),
+                    task.available_at,
                 ),
             )
             task.seq = cursor.lastrowid
@@ -625,13 +626,20 @@ class SqliteStore:
         )
         return [_task(r) for r in rows]
 
-    async def claim_tasks(self, client_uid: str, count: int, now: float) -> list[Task]:
+    async def claim_tasks(
+        self, client_uid: str, count: int, now: float, aging_interval: float = 0.0
+    ) -> list[Task]:
+        # Effective priority: one level more per full aging interval waited,
+        # up to 5 (the same rule as retry.aged_priority), then oldest first.
+        aging = aging_interval if aging_interval > 0 else 1e18
+
         def claim(db: sqlite3.Connection) -> list[Task]:
             rows = db.execute(
                 f"SELECT {_TASK_COLUMNS} FROM tasks "
-                "WHERE client_uid = ? AND status = ? "
-                "ORDER BY priority DESC, seq LIMIT ?",
-                (client_uid, QUEUED, count),
+                "WHERE client_uid = ? AND status = ? AND available_at <= ? "
+                "ORDER BY MIN(5, priority + CAST((? - created_at) / ? AS INTEGER)) "
+                "DESC, seq LIMIT ?",
+                (client_uid, QUEUED, now, now, aging, count),
             ).fetchall()
             tasks = [_task(r) for r in rows]
             for task in tasks:
@@ -681,17 +689,35 @@ class SqliteStore:
 
         return await self._write(finish)
 
-    async def requeue_task(self, task_id: str, attempt: int) -> bool:
+    async def requeue_task(
+        self, task_id: str, attempt: int, available_at: float = 0.0
+    ) -> bool:
         return await self._write(
             lambda db: (
                 db.execute(
-                    "UPDATE tasks SET status = ? WHERE task_id = ? AND status = ? "
-                    "AND attempt = ?",
-                    (QUEUED, task_id, RUNNING, attempt),
+                    "UPDATE tasks SET status = ?, available_at = ? WHERE task_id = ? "
+                    "AND status = ? AND attempt = ?",
+                    (QUEUED, available_at, task_id, RUNNING, attempt),
                 ).rowcount
                 == 1
             )
         )
+
+    async def expired_queued_tasks(self, now: float, max_wait: float) -> list[Task]:
+        rows = await self._read(
+            f"SELECT {_TASK_COLUMNS} FROM tasks WHERE status IN (?, ?) "
+            "AND MAX(created_at, available_at) + ? < ?",
+            (PENDING, QUEUED, max_wait, now),
+        )
+        return [_task(r) for r in rows]
+
+    async def clients_with_queued_tasks(self, now: float) -> list[str]:
+        rows = await self._read(
+            "SELECT DISTINCT client_uid FROM tasks WHERE status = ? "
+            "AND available_at <= ?",
+            (QUEUED, now),
+        )
+        return [row[0] for row in rows]
 
     async def set_progress(self, task_id: str, attempt: int, progress: bytes) -> None:
         await self._write(

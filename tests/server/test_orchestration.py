@@ -1,0 +1,309 @@
+"""Task delivery under failure: retries, leases, lost agents, aging, limits."""
+
+import asyncio
+import random
+import time
+
+import pytest
+
+from ris.v1 import agent_pb2, task_pb2
+from ris_server.retry import RetryPolicy, aged_priority
+from tests.server.conftest import connect_api
+from tests.server.test_agent_stream import RawAgent, enroll
+from tests.server.test_api import add_client, http_spec
+from tests.support import Api
+
+FAST = {
+    "task_orchestration": {
+        "watchdog_interval": "0.2s",
+        "lease_grace": "0.5s",
+        "lost_agent_grace": "1s",
+        "retry_policy": {"initial_delay": "0.2s", "max_delay": "1s", "max_attempts": 3},
+        # The wait limit lies past the aging bound (4 x 0.5 s) so that it never
+        # ends a task that aging is about to lift.
+        "queue": {"aging_interval": "0.5s", "max_wait": "4s"},
+    }
+}
+
+
+def test_retry_delays_follow_exponential_policy():
+    policy = RetryPolicy(initial_delay=1.0, max_delay=10.0)
+    assert [policy.ceiling(n) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+    rng = random.Random(7)
+    for attempt in range(1, 8):
+        delay = policy.delay(attempt, rng)
+        assert policy.ceiling(attempt) / 2 <= delay <= policy.ceiling(attempt)
+    assert RetryPolicy(2.0, 10.0, "fixed").ceiling(5) == 2.0
+    assert RetryPolicy(1.0, 5.0).ceiling(10_000) == 5.0
+
+
+def test_same_seed_gives_same_delays():
+    policy = RetryPolicy(initial_delay=0.5, max_delay=30.0)
+    first = [policy.delay(n, random.Random(3)) for n in range(1, 6)]
+    second = [policy.delay(n, random.Random(3)) for n in range(1, 6)]
+    assert first == second
+
+
+def test_aged_priority_rises_one_level_per_interval():
+    assert aged_priority(1, 0, 30) == 1
+    assert aged_priority(1, 29.9, 30) == 1
+    assert aged_priority(1, 30, 30) == 2
+    assert aged_priority(1, 120, 30) == 5
+    assert aged_priority(3, 10_000, 30) == 5
+    assert aged_priority(2, 10_000, 0) == 2
+
+
+@pytest.fixture
+async def fast(hub_factory):
+    server = await hub_factory(**FAST)
+    async with await connect_api(server) as channel:
+        api = Api(channel)
+        await api.login()
+        yield server, api
+
+
+async def next_of(agent: RawAgent, kind: str, timeout: float = 10.0):
+    """Read messages until one of `kind`; return it with its arrival time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await agent.receive(timeout=max(0.1, deadline - time.monotonic()))
+        if message.WhichOneof("message") == kind:
+            return getattr(message, kind), time.time()
+
+
+async def submit(api, client, priority=3, timeout=30, spec=None):
+    return (
+        await api.tasks.ExecuteTask(
+            task_pb2.ExecuteTaskRequest(
+                client_id=client.unique_client_id,
+                task=spec or http_spec(),
+                run_async=True,
+                timeout=timeout,
+                priority=priority,
+            ),
+            metadata=api.metadata,
+        )
+    ).task
+
+
+async def get_task(api, task_id):
+    return (
+        await api.tasks.GetTask(
+            task_pb2.GetTaskRequest(task_id=task_id), metadata=api.metadata
+        )
+    ).task
+
+
+async def test_expired_lease_retries_with_backoff_then_dead_letters(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register()
+    agent.start_heartbeats()
+    task = await submit(api, client, timeout=1)
+
+    first, _ = await next_of(agent, "assignment")
+    assert first.attempt == 1
+    cancel, cancelled_at = await next_of(agent, "cancellation")
+    assert (cancel.task_id, cancel.attempt) == (task.task_id, 1)
+    stored = await server.hub.store.get_task_any_tenant(task.task_id)
+    policy = RetryPolicy(0.2, 1.0)
+    # The requeue happened just before the cancellation reached the agent;
+    # its recorded available_at lies within the policy's window after it.
+    wait = stored.available_at - cancelled_at
+    assert policy.ceiling(1) / 2 - 0.1 <= wait <= policy.ceiling(1)
+
+    second, assigned_at = await next_of(agent, "assignment")
+    assert second.attempt == 2
+    assert assigned_at >= stored.available_at - 0.05
+    third, _ = await next_of(agent, "assignment", timeout=15)
+    assert third.attempt == 3
+
+    deadline = time.monotonic() + 15
+    while (await get_task(api, task.task_id)).status != task_pb2.TASK_STATUS_TIMEOUT:
+        assert time.monotonic() < deadline, "task never timed out"
+        await asyncio.sleep(0.1)
+    final = await get_task(api, task.task_id)
+    assert final.attempt == 3
+    assert final.dead_lettered
+    dead = await api.tasks.ListDeadLetters(
+        task_pb2.ListDeadLettersRequest(), metadata=api.metadata
+    )
+    assert [t.task_id for t in dead.tasks] == [task.task_id]
+
+    redriven = await api.tasks.RedriveTask(
+        task_pb2.RedriveTaskRequest(task_id=task.task_id), metadata=api.metadata
+    )
+    assert redriven.task.status == task_pb2.TASK_STATUS_QUEUED
+    fourth, _ = await next_of(agent, "assignment")
+    assert fourth.attempt == 4
+    await agent.send_result(task.task_id, 4, task_pb2.TASK_STATUS_COMPLETED)
+    await next_of(agent, "result_ack")
+    assert (await get_task(api, task.task_id)).status == task_pb2.TASK_STATUS_COMPLETED
+    await agent.close()
+
+
+async def test_lost_agent_task_retried_after_grace(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register()
+    task = await submit(api, client)
+    first, _ = await next_of(agent, "assignment")
+    await agent.close()
+
+    deadline = time.monotonic() + 10
+    while (await get_task(api, task.task_id)).status != task_pb2.TASK_STATUS_QUEUED:
+        assert time.monotonic() < deadline, "lost agent's task was not queued again"
+        await asyncio.sleep(0.1)
+
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register(
+        running=[agent_pb2.RunningTask(task_id=task.task_id, attempt=1)]
+    )
+    cancel, _ = await next_of(agent, "cancellation")
+    assert (cancel.task_id, cancel.attempt, cancel.reason) == (
+        task.task_id,
+        1,
+        "superseded",
+    )
+    second, _ = await next_of(agent, "assignment")
+    assert (second.task_id, second.attempt) == (first.task_id, 2)
+
+    # The first attempt's late result is acknowledged but not applied.
+    await agent.send_result(task.task_id, 1, task_pb2.TASK_STATUS_FAILED, "late")
+    assert (await next_of(agent, "result_ack"))[0].attempt == 1
+    assert (await get_task(api, task.task_id)).status == task_pb2.TASK_STATUS_RUNNING
+    await agent.send_result(task.task_id, 2, task_pb2.TASK_STATUS_COMPLETED, "fresh")
+    await next_of(agent, "result_ack")
+    final = await get_task(api, task.task_id)
+    assert final.status == task_pb2.TASK_STATUS_COMPLETED
+    assert final.result.http_response.body == "fresh"
+    await agent.close()
+
+
+async def test_agent_back_within_grace_keeps_its_attempt(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register()
+    task = await submit(api, client)
+    await next_of(agent, "assignment")
+    await agent.close()
+
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register(
+        running=[agent_pb2.RunningTask(task_id=task.task_id, attempt=1)]
+    )
+    await agent.send_result(task.task_id, 1, task_pb2.TASK_STATUS_COMPLETED)
+    await next_of(agent, "result_ack")
+    await asyncio.sleep(1.5)  # past the lost-agent grace: nothing may be retried
+    final = await get_task(api, task.task_id)
+    assert final.status == task_pb2.TASK_STATUS_COMPLETED
+    assert final.attempt == 1
+    await agent.close()
+
+
+async def test_low_priority_task_not_starved(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register(slots=1)
+    agent.start_heartbeats()
+
+    await submit(api, client, priority=5)
+    low = await submit(api, client, priority=1)
+    submitted_at = time.monotonic()
+    order: list[str] = []
+
+    async def feed_high_priority():
+        while True:
+            await submit(api, client, priority=5)
+            await asyncio.sleep(0.05)
+
+    feeder = asyncio.create_task(feed_high_priority())
+    try:
+        while True:
+            assignment, _ = await next_of(agent, "assignment")
+            order.append(assignment.task_id)
+            if assignment.task_id == low.task_id:
+                waited = time.monotonic() - submitted_at
+                break
+            assert time.monotonic() - submitted_at < 10, "priority 1 task starved"
+            await asyncio.sleep(0.05)
+            await agent.send_result(assignment.task_id, assignment.attempt, 4)
+    finally:
+        feeder.cancel()
+    aging_bound = 4 * 0.5
+    assert waited <= aging_bound + 1.5
+    # Newer priority 5 tasks went first until the low one had aged.
+    assert len(order) >= 3
+    await agent.close()
+
+
+async def test_task_waiting_too_long_for_agent_times_out(fast):
+    _, api = fast
+    client = await add_client(api)
+    task = await submit(api, client)
+    deadline = time.monotonic() + 10
+    while (await get_task(api, task.task_id)).status != task_pb2.TASK_STATUS_TIMEOUT:
+        assert time.monotonic() < deadline, "queued task never timed out"
+        await asyncio.sleep(0.1)
+    final = await get_task(api, task.task_id)
+    assert final.dead_lettered
+    assert "no agent took the task" in final.result.error
+
+
+async def test_global_max_concurrent_tasks_holds(hub_factory):
+    server = await hub_factory(
+        task_orchestration={"max_concurrent_tasks": 3, "watchdog_interval": "0.2s"}
+    )
+    async with await connect_api(server) as channel:
+        api = Api(channel)
+        await api.login()
+        agents = []
+        for name in ("a", "b"):
+            client = await add_client(api, name)
+            key, cert, _ = await enroll(api, client)
+            agent = RawAgent(server.hub, key, cert)
+            await agent.register(slots=2)
+            agent.start_heartbeats()
+            agents.append((client, agent))
+        for client, _ in agents:
+            await submit(api, client)
+            await submit(api, client)
+
+        # Reading with a timeout would cancel the stream, so the hub's own
+        # view tells how many tasks it assigned.
+        async def tasks_in(status):
+            listing = await api.tasks.ListTasks(
+                task_pb2.ListTasksRequest(status=status), metadata=api.metadata
+            )
+            return listing.tasks
+
+        await asyncio.sleep(1.0)
+        running = await tasks_in(task_pb2.TASK_STATUS_RUNNING)
+        assert len(running) == 3
+        assert len(await tasks_in(task_pb2.TASK_STATUS_QUEUED)) == 1
+
+        by_client = {client.unique_client_id: agent for client, agent in agents}
+        received = {}
+        for task in running:
+            agent = by_client[task.client_id]
+            assignment, _ = await next_of(agent, "assignment")
+            received[assignment.task_id] = agent
+        assert set(received) == {task.task_id for task in running}
+
+        first = running[0]
+        await received[first.task_id].send_result(first.task_id, first.attempt, 4)
+        deadline = time.monotonic() + 5
+        while len(await tasks_in(task_pb2.TASK_STATUS_RUNNING)) != 3:
+            assert time.monotonic() < deadline, "queued task not started at the cap"
+            await asyncio.sleep(0.1)
+        assert await tasks_in(task_pb2.TASK_STATUS_QUEUED) == []
+        for _, agent in agents:
+            await agent.close()
