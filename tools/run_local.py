@@ -27,11 +27,12 @@ AGENT_DIR = DATA / "local-agent"
 PASSWORD_FILE = DATA / "local-admin-password"
 BIN = Path(sys.executable).parent
 AGENT_NAME = "local-agent"
+PASSWORD_ENV = "RIS_BOOTSTRAP_PASSWORD"
 
 
 def admin_password() -> tuple[str, bool]:
-    if os.environ.get("RIS_BOOTSTRAP_PASSWORD"):
-        return os.environ["RIS_BOOTSTRAP_PASSWORD"], False
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV], False
     if PASSWORD_FILE.exists():
         return PASSWORD_FILE.read_text().strip(), False
     return secrets.token_urlsafe(18), True
@@ -77,7 +78,7 @@ async def create_enrollment_token(endpoints: dict, password: str) -> dict:
 def main() -> int:
     DATA.mkdir(exist_ok=True, mode=0o700)
     password, generated = admin_password()
-    env = dict(os.environ, RIS_BOOTSTRAP_PASSWORD=password)
+    env = dict(os.environ, **{PASSWORD_ENV: password})
     started = time.time()
     server = subprocess.Popen(
         [str(BIN / "ris-server"), "--data-dir", str(DATA)], env=env
@@ -104,11 +105,17 @@ def main() -> int:
                     "--hostname",
                     "localhost",
                 ],
-                env=dict(os.environ, RIS_ENROLLMENT_TOKEN=enrollment["token"]),
+                env={
+                    **{k: v for k, v in os.environ.items() if k != PASSWORD_ENV},
+                    "RIS_ENROLLMENT_TOKEN": enrollment["token"],
+                },
                 check=True,
             )
+        # Tasks run in the agent's environment; the admin password stays out.
+        agent_env = {k: v for k, v in os.environ.items() if k != PASSWORD_ENV}
         agent = subprocess.Popen(
-            [str(BIN / "ris-agent"), "run", "--data-dir", str(AGENT_DIR)]
+            [str(BIN / "ris-agent"), "run", "--data-dir", str(AGENT_DIR)],
+            env=agent_env,
         )
         processes.append(agent)
         state = json.loads((AGENT_DIR / "state.json").read_text())
@@ -122,7 +129,11 @@ def main() -> int:
             + (
                 f", password {password}"
                 if generated
-                else f", password in {PASSWORD_FILE}"
+                else (
+                    f", password from {PASSWORD_ENV}"
+                    if os.environ.get(PASSWORD_ENV)
+                    else f", password in {PASSWORD_FILE}"
+                )
             )
             + f"\n  local agent   client_id {state['unique_client_id']}\n"
             "Press Ctrl-C to stop.\n",

@@ -56,6 +56,9 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
     ("grpc.http2.max_ping_strikes", 0),
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+    # Without this a second hub could bind the same ports and take half of
+    # the connections.
+    ("grpc.so_reuseport", 0),
 ]
 
 SERVICE_NAMES = (

@@ -1,5 +1,7 @@
 """Conversions between domain records and protobuf messages."""
 
+from urllib.parse import urlsplit, urlunsplit
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ris.v1 import client_pb2, common_pb2, task_pb2, tenant_pb2
@@ -60,19 +62,94 @@ def tenant_to_proto(tenant: models.Tenant) -> tenant_pb2.Tenant:
     )
 
 
+# Header and environment names that carry credentials, matched by substring
+# after lowercasing.
+_SECRET_NAME_PARTS = (
+    "authorization",
+    "cookie",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api-key",
+    "api_key",
+    "apikey",
+    "private",
+    "credential",
+    "session",
+)
+
+
+def is_secret_name(name: str) -> bool:
+    lowered = name.lower()
+    return any(part in lowered for part in _SECRET_NAME_PARTS)
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username}:{_SECRET_MARK}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def redact_spec(spec: task_pb2.TaskSpec) -> task_pb2.TaskSpec:
-    """Return a copy of a task payload with credentials replaced by a mark."""
+    """Return a copy of a task payload with credentials replaced by a mark.
+
+    Covers the auth fields, headers and environment variables whose names
+    look like credentials, and a password in the URL.
+    """
     copy = task_pb2.TaskSpec()
     copy.CopyFrom(spec)
     if copy.HasField("http_request"):
-        auth = copy.http_request.auth
+        http = copy.http_request
         for name in ("password", "bearer_token", "api_key"):
-            if getattr(auth, name):
-                setattr(auth, name, _SECRET_MARK)
-        for header in list(copy.http_request.headers):
-            if header.lower() in ("authorization", "proxy-authorization", "cookie"):
-                copy.http_request.headers[header] = _SECRET_MARK
+            if getattr(http.auth, name):
+                setattr(http.auth, name, _SECRET_MARK)
+        for header in list(http.headers):
+            if is_secret_name(header):
+                http.headers[header] = _SECRET_MARK
+        http.url = _redact_url(http.url)
+    if copy.HasField("command"):
+        for name in list(copy.command.environment):
+            if is_secret_name(name):
+                copy.command.environment[name] = _SECRET_MARK
+    if copy.HasField("docker_service"):
+        for name in list(copy.docker_service.environment):
+            if is_secret_name(name):
+                copy.docker_service.environment[name] = _SECRET_MARK
     return copy
+
+
+def cap_result(result: task_pb2.TaskResult, limit: int) -> task_pb2.TaskResult:
+    """Cut the largest text outputs of a result until it fits in `limit` bytes.
+
+    Each cut halves the longest of body, stdout and stderr and sets its
+    truncated flag. The agent applies its own output limit first; this
+    bounds what a misbehaving agent can make the hub store and return.
+    """
+    fields = (
+        ("http_response", "body", "body_truncated"),
+        ("command_output", "stdout", "stdout_truncated"),
+        ("command_output", "stderr", "stderr_truncated"),
+    )
+    while result.ByteSize() > limit:
+        candidates = [
+            (len(getattr(getattr(result, parent), name)), parent, name, flag)
+            for parent, name, flag in fields
+            if result.HasField(parent)
+        ]
+        size, parent, name, flag = max(candidates, default=(0, "", "", ""))
+        if size == 0:
+            result.Clear()
+            result.error = f"the agent's result exceeded {limit} bytes"
+            break
+        message = getattr(result, parent)
+        text = getattr(message, name)
+        setattr(message, name, text[: len(text) // 2])
+        setattr(message, flag, True)
+    return result
 
 
 def task_to_proto(task: models.Task) -> task_pb2.Task:

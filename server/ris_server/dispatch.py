@@ -17,11 +17,16 @@ from dataclasses import dataclass, field
 
 from ris.v1 import agent_pb2, task_pb2
 from ris_server import metrics
+from ris_server.convert import cap_result
 from ris_server.models import Task
 from ris_server.retry import RetryPolicy
 from ris_server.store.base import Repository, TaskOutcome
 
 log = logging.getLogger(__name__)
+
+# Largest stored result. It leaves room under grpc's default 4 MiB message
+# limit for the task around it, so any gRPC client can read the task back.
+MAX_RESULT_BYTES = 3 * 1024 * 1024
 
 TERMINAL = {
     task_pb2.TASK_STATUS_COMPLETED,
@@ -278,12 +283,13 @@ class Dispatcher:
             status = report.status
             if status not in TERMINAL:
                 status = task_pb2.TASK_STATUS_FAILED
+            result = cap_result(report.result, MAX_RESULT_BYTES)
             outcome = await self._store.finish_task(
                 report.task_id,
                 report.attempt,
                 status,
-                report.result.SerializeToString(),
-                report.result.error,
+                result.SerializeToString(),
+                result.error,
                 time.time(),
             )
             if outcome is TaskOutcome.APPLIED:

@@ -4,6 +4,7 @@ import contextvars
 import logging
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from ris_server import rbac
 from ris_server.errors import RisError, Unauthenticated
@@ -59,14 +60,19 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return None
         method = handler_call_details.method
         required = rbac.minimum_role(method)
-        if required == rbac.PUBLIC:
-            return handler
         if handler.unary_unary is None:
+            if required == rbac.PUBLIC:
+                return handler  # the agent stream authenticates by certificate
             log.error("no unary handler to guard for %s", method)
             return None
+        behavior = _decoding(handler.unary_unary, handler.request_deserializer)
+        if required != rbac.PUBLIC:
+            behavior = self._guard(behavior, method, required)
+        # The request arrives as bytes and is decoded inside the behavior, so
+        # a malformed message is INVALID_ARGUMENT rather than UNKNOWN.
         return grpc.unary_unary_rpc_method_handler(
-            self._guard(handler.unary_unary, method, required),
-            request_deserializer=handler.request_deserializer,
+            behavior,
+            request_deserializer=None,
             response_serializer=handler.response_serializer,
         )
 
@@ -106,6 +112,23 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 _principal.reset(reset)
 
         return guarded
+
+
+def _decoding(behavior, deserializer):
+    """Wrap a unary behavior so it decodes its own request bytes."""
+    if deserializer is None:
+        return behavior
+
+    async def decoded(request_bytes, context: grpc.aio.ServicerContext):
+        try:
+            request = deserializer(request_bytes)
+        except DecodeError:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message"
+            )
+        return await behavior(request, context)
+
+    return decoded
 
 
 def rbac_name(role: int) -> str:

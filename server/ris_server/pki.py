@@ -221,15 +221,9 @@ class CertificateAuthority:
             public_key, subject, sans, ExtendedKeyUsageOID.CLIENT_AUTH, days
         )
 
-    def sign_csr(
-        self,
-        csr_pem: str,
-        tenant_code: str,
-        unique_client_id: str,
-        hostname: str,
-        days: int,
-    ) -> x509.Certificate:
-        """Check a CSR and sign a client certificate for its key.
+    @staticmethod
+    def check_csr(csr_pem: str):
+        """Return the public key of a valid CSR.
 
         Raises InvalidArgument for an unparsable CSR, a bad signature or a
         weak key. The CSR's subject and extensions are ignored.
@@ -251,9 +245,7 @@ class CertificateAuthority:
                 )
         else:
             raise InvalidArgument("csr_pem must carry an EC P-256/P-384 or RSA key")
-        return self.issue_client_certificate(
-            key, tenant_code, unique_client_id, hostname, days
-        )
+        return key
 
     def issue_client_keypair(
         self, tenant_code: str, unique_client_id: str, hostname: str, days: int

@@ -26,9 +26,20 @@ def require(value: str, field: str) -> str:
     return value
 
 
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+)
+
+
 def check_text(value: str, field: str, limit: int) -> str:
+    """Check free text: a length limit, and no control or bidi override characters.
+
+    Tabs and line breaks are allowed.
+    """
     if len(value) > limit:
         raise InvalidArgument(f"{field} is longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise InvalidArgument(f"{field} contains control characters")
     return value
 
 

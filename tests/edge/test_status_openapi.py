@@ -115,10 +115,11 @@ def test_openapi_descriptions_from_comments(document):
 
 def test_openapi_parameters(document):
     operation = document["paths"]["/platform/v1/ris/{id}"]["get"]
-    (parameter,) = operation["parameters"]
+    (parameter,) = [p for p in operation["parameters"] if p["in"] == "path"]
     assert parameter["name"] == "id"
-    assert parameter["in"] == "path"
     assert parameter["schema"] == {"type": "integer", "format": "int64"}
+    query = [p["name"] for p in operation["parameters"] if p["in"] == "query"]
+    assert query == ["tenant_code"]
     listing = document["paths"]["/platform/v1/tasks"]["get"]
     names = [p["name"] for p in listing["parameters"] if p["in"] == "query"]
     assert names == ["status", "client_id", "limit", "page_token"]

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from ris.v1 import common_pb2 as ris_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13ris/v1/client.proto\x12\x06ris.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13ris/v1/common.proto\"\xc9\x03\n\x06\x43lient\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0c\n\x04host\x18\x04 \x01(\t\x12$\n\x06status\x18\x05 \x01(\x0e\x32\x14.ris.v1.ClientStatus\x12\x33\n\x11\x63onnection_status\x18\x06 \x01(\x0e\x32\x18.ris.v1.ConnectionStatus\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x18\n\x10unique_client_id\x18\x08 \x01(\t\x12\x13\n\x0btenant_code\x18\t \x01(\t\x12\x14\n\x0c\x63reated_date\x18\n \x01(\x03\x12\x14\n\x0cupdated_date\x18\x0b \x01(\x03\x12-\n\tlast_seen\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63\x61pabilities\x18\r \x03(\t\x12\x12\n\nip_address\x18\x0e \x01(\t\x12-\n\x0eresource_usage\x18\x0f \x01(\x0b\x32\x15.ris.v1.ResourceUsage\x12\x1c\n\x14max_concurrent_tasks\x18\x10 \x01(\x05\x12\x15\n\rrunning_tasks\x18\x11 \x01(\x05\"\xa4\x01\n\x12ListClientsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x10\n\x08per_page\x18\x02 \x01(\x05\x12$\n\x06status\x18\x03 \x01(\x0e\x32\x14.ris.v1.ClientStatus\x12\x33\n\x11\x63onnection_status\x18\x04 \x01(\x0e\x32\x18.ris.v1.ConnectionStatus\x12\x13\n\x0btenant_code\x18\x05 \x01(\t\"e\n\x13ListClientsResponse\x12\x1f\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x0e.ris.v1.Client\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x10\n\x08per_page\x18\x04 \x01(\x05\"\x1e\n\x10GetClientRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"3\n\x11GetClientResponse\x12\x1e\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x0e.ris.v1.Client\"X\n\x10\x41\x64\x64\x43lientRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x13\n\x0btenant_code\x18\x04 \x01(\t\"3\n\x11\x41\x64\x64\x43lientResponse\x12\x1e\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x0e.ris.v1.Client\"\xa9\x01\n\x13UpdateClientRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12$\n\x06status\x18\x04 \x01(\x0e\x32\x14.ris.v1.ClientStatus\x12\x11\n\x04host\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_nameB\x0e\n\x0c_descriptionB\x07\n\x05_host\"6\n\x14UpdateClientResponse\x12\x1e\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x0e.ris.v1.Client\"!\n\x13\x44\x65leteClientRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"<\n\x14\x44\x65leteClientResponse\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x18\n\x10unique_client_id\x18\x02 \x01(\t\"=\n\x16GetClientConfigRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\"N\n\x12\x43lientCertificates\x12\x13\n\x0b\x63lient_cert\x18\x01 \x01(\t\x12\x12\n\nclient_key\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61_cert\x18\x03 \x01(\t\"x\n\x17GetClientConfigResponse\x12+\n\rclient_config\x18\x01 \x01(\x0b\x32\x14.ris.v1.ClientConfig\x12\x30\n\x0c\x63\x65rtificates\x18\x02 \x01(\x0b\x32\x1a.ris.v1.ClientCertificates\"?\n\x1c\x43reateEnrollmentTokenRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x05\"\xad\x01\n\x1d\x43reateEnrollmentTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10unique_client_id\x18\x03 \x01(\t\x12\x17\n\x0f\x65nroll_endpoint\x18\x04 \x01(\t\x12\x1a\n\x12\x63\x61_certificate_pem\x18\x05 \x01(\t*c\n\x0c\x43lientStatus\x12\x1d\n\x19\x43LIENT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LIENT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16\x43LIENT_STATUS_INACTIVE\x10\x02*z\n\x10\x43onnectionStatus\x12!\n\x1d\x43ONNECTION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43ONNECTION_STATUS_CONNECTED\x10\x01\x12\"\n\x1e\x43ONNECTION_STATUS_DISCONNECTED\x10\x02\x32\xc8\x06\n\rClientService\x12i\n\x0bListClients\x12\x1a.ris.v1.ListClientsRequest\x1a\x1b.ris.v1.ListClientsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x10/platform/v1/risb\x07\x63lients\x12g\n\tGetClient\x12\x18.ris.v1.GetClientRequest\x1a\x19.ris.v1.GetClientResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x15/platform/v1/ris/{id}b\x06\x63lient\x12\x65\n\tAddClient\x12\x18.ris.v1.AddClientRequest\x1a\x19.ris.v1.AddClientResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x10/platform/v1/ris:\x01*b\x06\x63lient\x12n\n\x0cUpdateClient\x12\x1b.ris.v1.UpdateClientRequest\x1a\x1c.ris.v1.UpdateClientResponse\"#\x82\xd3\xe4\x93\x02\x1d\x1a\x10/platform/v1/ris:\x01*b\x06\x63lient\x12\x66\n\x0c\x44\x65leteClient\x12\x1b.ris.v1.DeleteClientRequest\x1a\x1c.ris.v1.DeleteClientResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x10/platform/v1/ris:\x01*\x12\x89\x01\n\x0fGetClientConfig\x12\x1e.ris.v1.GetClientConfigRequest\x1a\x1f.ris.v1.GetClientConfigResponse\"5\x82\xd3\xe4\x93\x02/\x12-/platform/v1/risclient/{client_id}/{hostname}\x12\x97\x01\n\x15\x43reateEnrollmentToken\x12$.ris.v1.CreateEnrollmentTokenRequest\x1a%.ris.v1.CreateEnrollmentTokenResponse\"1\x82\xd3\xe4\x93\x02+\"&/platform/v1/ris/{id}/enrollment-token:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13ris/v1/client.proto\x12\x06ris.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13ris/v1/common.proto\"\xc9\x03\n\x06\x43lient\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0c\n\x04host\x18\x04 \x01(\t\x12$\n\x06status\x18\x05 \x01(\x0e\x32\x14.ris.v1.ClientStatus\x12\x33\n\x11\x63onnection_status\x18\x06 \x01(\x0e\x32\x18.ris.v1.ConnectionStatus\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x18\n\x10unique_client_id\x18\x08 \x01(\t\x12\x13\n\x0btenant_code\x18\t \x01(\t\x12\x14\n\x0c\x63reated_date\x18\n \x01(\x03\x12\x14\n\x0cupdated_date\x18\x0b \x01(\x03\x12-\n\tlast_seen\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x63\x61pabilities\x18\r \x03(\t\x12\x12\n\nip_address\x18\x0e \x01(\t\x12-\n\x0eresource_usage\x18\x0f \x01(\x0b\x32\x15.ris.v1.ResourceUsage\x12\x1c\n\x14max_concurrent_tasks\x18\x10 \x01(\x05\x12\x15\n\rrunning_tasks\x18\x11 \x01(\x05\"\xa4\x01\n\x12ListClientsRequest\x12\x0c\n\x04page\x18\x01 \x01(\x05\x12\x10\n\x08per_page\x18\x02 \x01(\x05\x12$\n\x06status\x18\x03 \x01(\x0e\x32\x14.ris.v1.ClientStatus\x12\x33\n\x11\x63onnection_status\x18\x04 \x01(\x0e\x32\x18.ris.v1.ConnectionStatus\x12\x13\n\x0btenant_code\x18\x05 \x01(\t\"e\n\x13ListClientsResponse\x12\x1f\n\x07\x63lients\x18\x01 \x03(\x0b\x32\x0e.ris.v1.Client\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x0c\n\x04page\x18\x03 \x01(\x05\x12\x10\n\x08per_page\x18\x04 \x01(\x05\"3\n\x10GetClientRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x13\n\x0btenant_code\x18\x02 \x01(\t\"3\n\x11GetClientResponse\x12\x1e\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x0e.ris.v1.Client\"X\n\x10\x41\x64\x64\x43lientRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x13\n\x0btenant_code\x18\x04 \x01(\t\"3\n\x11\x41\x64\x64\x43lientResponse\x12\x1e\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x0e.ris.v1.Client\"\xbe\x01\n\x13UpdateClientRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12$\n\x06status\x18\x04 \x01(\x0e\x32\x14.ris.v1.ClientStatus\x12\x11\n\x04host\x18\x05 \x01(\tH\x02\x88\x01\x01\x12\x13\n\x0btenant_code\x18\x06 \x01(\tB\x07\n\x05_nameB\x0e\n\x0c_descriptionB\x07\n\x05_host\"6\n\x14UpdateClientResponse\x12\x1e\n\x06\x63lient\x18\x01 \x01(\x0b\x32\x0e.ris.v1.Client\"6\n\x13\x44\x65leteClientRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x13\n\x0btenant_code\x18\x02 \x01(\t\"<\n\x14\x44\x65leteClientResponse\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x18\n\x10unique_client_id\x18\x02 \x01(\t\"=\n\x16GetClientConfigRequest\x12\x11\n\tclient_id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\"N\n\x12\x43lientCertificates\x12\x13\n\x0b\x63lient_cert\x18\x01 \x01(\t\x12\x12\n\nclient_key\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61_cert\x18\x03 \x01(\t\"x\n\x17GetClientConfigResponse\x12+\n\rclient_config\x18\x01 \x01(\x0b\x32\x14.ris.v1.ClientConfig\x12\x30\n\x0c\x63\x65rtificates\x18\x02 \x01(\x0b\x32\x1a.ris.v1.ClientCertificates\"T\n\x1c\x43reateEnrollmentTokenRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x05\x12\x13\n\x0btenant_code\x18\x03 \x01(\t\"\xad\x01\n\x1d\x43reateEnrollmentTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10unique_client_id\x18\x03 \x01(\t\x12\x17\n\x0f\x65nroll_endpoint\x18\x04 \x01(\t\x12\x1a\n\x12\x63\x61_certificate_pem\x18\x05 \x01(\t*c\n\x0c\x43lientStatus\x12\x1d\n\x19\x43LIENT_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43LIENT_STATUS_ACTIVE\x10\x01\x12\x1a\n\x16\x43LIENT_STATUS_INACTIVE\x10\x02*z\n\x10\x43onnectionStatus\x12!\n\x1d\x43ONNECTION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43ONNECTION_STATUS_CONNECTED\x10\x01\x12\"\n\x1e\x43ONNECTION_STATUS_DISCONNECTED\x10\x02\x32\xc8\x06\n\rClientService\x12i\n\x0bListClients\x12\x1a.ris.v1.ListClientsRequest\x1a\x1b.ris.v1.ListClientsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x10/platform/v1/risb\x07\x63lients\x12g\n\tGetClient\x12\x18.ris.v1.GetClientRequest\x1a\x19.ris.v1.GetClientResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x15/platform/v1/ris/{id}b\x06\x63lient\x12\x65\n\tAddClient\x12\x18.ris.v1.AddClientRequest\x1a\x19.ris.v1.AddClientResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x10/platform/v1/ris:\x01*b\x06\x63lient\x12n\n\x0cUpdateClient\x12\x1b.ris.v1.UpdateClientRequest\x1a\x1c.ris.v1.UpdateClientResponse\"#\x82\xd3\xe4\x93\x02\x1d\x1a\x10/platform/v1/ris:\x01*b\x06\x63lient\x12\x66\n\x0c\x44\x65leteClient\x12\x1b.ris.v1.DeleteClientRequest\x1a\x1c.ris.v1.DeleteClientResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x10/platform/v1/ris:\x01*\x12\x89\x01\n\x0fGetClientConfig\x12\x1e.ris.v1.GetClientConfigRequest\x1a\x1f.ris.v1.GetClientConfigResponse\"5\x82\xd3\xe4\x93\x02/\x12-/platform/v1/risclient/{client_id}/{hostname}\x12\x97\x01\n\x15\x43reateEnrollmentToken\x12$.ris.v1.CreateEnrollmentTokenRequest\x1a%.ris.v1.CreateEnrollmentTokenResponse\"1\x82\xd3\xe4\x93\x02+\"&/platform/v1/ris/{id}/enrollment-token:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,10 +48,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CLIENTSERVICE'].methods_by_name['GetClientConfig']._serialized_options = b'\202\323\344\223\002/\022-/platform/v1/risclient/{client_id}/{hostname}'
   _globals['_CLIENTSERVICE'].methods_by_name['CreateEnrollmentToken']._loaded_options = None
   _globals['_CLIENTSERVICE'].methods_by_name['CreateEnrollmentToken']._serialized_options = b'\202\323\344\223\002+\"&/platform/v1/ris/{id}/enrollment-token:\001*'
-  _globals['_CLIENTSTATUS']._serialized_start=1904
-  _globals['_CLIENTSTATUS']._serialized_end=2003
-  _globals['_CONNECTIONSTATUS']._serialized_start=2005
-  _globals['_CONNECTIONSTATUS']._serialized_end=2127
+  _globals['_CLIENTSTATUS']._serialized_start=1988
+  _globals['_CLIENTSTATUS']._serialized_end=2087
+  _globals['_CONNECTIONSTATUS']._serialized_start=2089
+  _globals['_CONNECTIONSTATUS']._serialized_end=2211
   _globals['_CLIENT']._serialized_start=116
   _globals['_CLIENT']._serialized_end=573
   _globals['_LISTCLIENTSREQUEST']._serialized_start=576
@@ -59,31 +59,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTCLIENTSRESPONSE']._serialized_start=742
   _globals['_LISTCLIENTSRESPONSE']._serialized_end=843
   _globals['_GETCLIENTREQUEST']._serialized_start=845
-  _globals['_GETCLIENTREQUEST']._serialized_end=875
-  _globals['_GETCLIENTRESPONSE']._serialized_start=877
-  _globals['_GETCLIENTRESPONSE']._serialized_end=928
-  _globals['_ADDCLIENTREQUEST']._serialized_start=930
-  _globals['_ADDCLIENTREQUEST']._serialized_end=1018
-  _globals['_ADDCLIENTRESPONSE']._serialized_start=1020
-  _globals['_ADDCLIENTRESPONSE']._serialized_end=1071
-  _globals['_UPDATECLIENTREQUEST']._serialized_start=1074
-  _globals['_UPDATECLIENTREQUEST']._serialized_end=1243
-  _globals['_UPDATECLIENTRESPONSE']._serialized_start=1245
-  _globals['_UPDATECLIENTRESPONSE']._serialized_end=1299
-  _globals['_DELETECLIENTREQUEST']._serialized_start=1301
-  _globals['_DELETECLIENTREQUEST']._serialized_end=1334
-  _globals['_DELETECLIENTRESPONSE']._serialized_start=1336
-  _globals['_DELETECLIENTRESPONSE']._serialized_end=1396
-  _globals['_GETCLIENTCONFIGREQUEST']._serialized_start=1398
-  _globals['_GETCLIENTCONFIGREQUEST']._serialized_end=1459
-  _globals['_CLIENTCERTIFICATES']._serialized_start=1461
-  _globals['_CLIENTCERTIFICATES']._serialized_end=1539
-  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_start=1541
-  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_end=1661
-  _globals['_CREATEENROLLMENTTOKENREQUEST']._serialized_start=1663
-  _globals['_CREATEENROLLMENTTOKENREQUEST']._serialized_end=1726
-  _globals['_CREATEENROLLMENTTOKENRESPONSE']._serialized_start=1729
-  _globals['_CREATEENROLLMENTTOKENRESPONSE']._serialized_end=1902
-  _globals['_CLIENTSERVICE']._serialized_start=2130
-  _globals['_CLIENTSERVICE']._serialized_end=2970
+  _globals['_GETCLIENTREQUEST']._serialized_end=896
+  _globals['_GETCLIENTRESPONSE']._serialized_start=898
+  _globals['_GETCLIENTRESPONSE']._serialized_end=949
+  _globals['_ADDCLIENTREQUEST']._serialized_start=951
+  _globals['_ADDCLIENTREQUEST']._serialized_end=1039
+  _globals['_ADDCLIENTRESPONSE']._serialized_start=1041
+  _globals['_ADDCLIENTRESPONSE']._serialized_end=1092
+  _globals['_UPDATECLIENTREQUEST']._serialized_start=1095
+  _globals['_UPDATECLIENTREQUEST']._serialized_end=1285
+  _globals['_UPDATECLIENTRESPONSE']._serialized_start=1287
+  _globals['_UPDATECLIENTRESPONSE']._serialized_end=1341
+  _globals['_DELETECLIENTREQUEST']._serialized_start=1343
+  _globals['_DELETECLIENTREQUEST']._serialized_end=1397
+  _globals['_DELETECLIENTRESPONSE']._serialized_start=1399
+  _globals['_DELETECLIENTRESPONSE']._serialized_end=1459
+  _globals['_GETCLIENTCONFIGREQUEST']._serialized_start=1461
+  _globals['_GETCLIENTCONFIGREQUEST']._serialized_end=1522
+  _globals['_CLIENTCERTIFICATES']._serialized_start=1524
+  _globals['_CLIENTCERTIFICATES']._serialized_end=1602
+  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_start=1604
+  _globals['_GETCLIENTCONFIGRESPONSE']._serialized_end=1724
+  _globals['_CREATEENROLLMENTTOKENREQUEST']._serialized_start=1726
+  _globals['_CREATEENROLLMENTTOKENREQUEST']._serialized_end=1810
+  _globals['_CREATEENROLLMENTTOKENRESPONSE']._serialized_start=1813
+  _globals['_CREATEENROLLMENTTOKENRESPONSE']._serialized_end=1986
+  _globals['_CLIENTSERVICE']._serialized_start=2214
+  _globals['_CLIENTSERVICE']._serialized_end=3054
 # @@protoc_insertion_point(module_scope)

@@ -95,10 +95,12 @@ class ListClientsResponse(_message.Message):
     def __init__(self, clients: _Optional[_Iterable[_Union[Client, _Mapping]]] = ..., total: _Optional[int] = ..., page: _Optional[int] = ..., per_page: _Optional[int] = ...) -> None: ...
 
 class GetClientRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "tenant_code")
     ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
     id: int
-    def __init__(self, id: _Optional[int] = ...) -> None: ...
+    tenant_code: str
+    def __init__(self, id: _Optional[int] = ..., tenant_code: _Optional[str] = ...) -> None: ...
 
 class GetClientResponse(_message.Message):
     __slots__ = ("client",)
@@ -125,18 +127,20 @@ class AddClientResponse(_message.Message):
     def __init__(self, client: _Optional[_Union[Client, _Mapping]] = ...) -> None: ...
 
 class UpdateClientRequest(_message.Message):
-    __slots__ = ("id", "name", "description", "status", "host")
+    __slots__ = ("id", "name", "description", "status", "host", "tenant_code")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
     id: int
     name: str
     description: str
     status: ClientStatus
     host: str
-    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., status: _Optional[_Union[ClientStatus, str]] = ..., host: _Optional[str] = ...) -> None: ...
+    tenant_code: str
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., status: _Optional[_Union[ClientStatus, str]] = ..., host: _Optional[str] = ..., tenant_code: _Optional[str] = ...) -> None: ...
 
 class UpdateClientResponse(_message.Message):
     __slots__ = ("client",)
@@ -145,10 +149,12 @@ class UpdateClientResponse(_message.Message):
     def __init__(self, client: _Optional[_Union[Client, _Mapping]] = ...) -> None: ...
 
 class DeleteClientRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "tenant_code")
     ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
     id: int
-    def __init__(self, id: _Optional[int] = ...) -> None: ...
+    tenant_code: str
+    def __init__(self, id: _Optional[int] = ..., tenant_code: _Optional[str] = ...) -> None: ...
 
 class DeleteClientResponse(_message.Message):
     __slots__ = ("id", "unique_client_id")
@@ -185,12 +191,14 @@ class GetClientConfigResponse(_message.Message):
     def __init__(self, client_config: _Optional[_Union[_common_pb2.ClientConfig, _Mapping]] = ..., certificates: _Optional[_Union[ClientCertificates, _Mapping]] = ...) -> None: ...
 
 class CreateEnrollmentTokenRequest(_message.Message):
-    __slots__ = ("id", "ttl_seconds")
+    __slots__ = ("id", "ttl_seconds", "tenant_code")
     ID_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
     id: int
     ttl_seconds: int
-    def __init__(self, id: _Optional[int] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    tenant_code: str
+    def __init__(self, id: _Optional[int] = ..., ttl_seconds: _Optional[int] = ..., tenant_code: _Optional[str] = ...) -> None: ...
 
 class CreateEnrollmentTokenResponse(_message.Message):
     __slots__ = ("token", "expires_at", "unique_client_id", "enroll_endpoint", "ca_certificate_pem")

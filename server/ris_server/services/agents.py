@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import math
 import time
 from urllib.parse import unquote
 
@@ -48,6 +49,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             raise InvalidArgument("csr_pem is required")
         check_text(request.csr_pem, "csr_pem", 16384)
         check_host(request.hostname, "hostname")
+        # A bad CSR must not use up the token, so it is checked first.
+        public_key = self._hub.ca.check_csr(request.csr_pem)
         store = self._hub.store
         record = await store.consume_enrollment_token(
             hash_token(request.token), time.time()
@@ -57,8 +60,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         client = await store.get_client_by_uid(record.tenant_code, record.client_uid)
         if client is None:
             raise Unauthenticated("enrollment token belongs to a deleted client")
-        cert = self._hub.ca.sign_csr(
-            request.csr_pem,
+        cert = self._hub.ca.issue_client_certificate(
+            public_key,
             client.tenant_code,
             client.unique_client_id,
             request.hostname,
@@ -132,8 +135,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             connected=True,
             now=time.time(),
             ip_address=_peer_address(context.peer()),
-            version=registration.version[:64],
-            capabilities=[c[:64] for c in registration.capabilities[:32]],
+            version=_printable(registration.version, 64),
+            capabilities=[_printable(c, 64) for c in registration.capabilities[:32]],
             max_concurrent_tasks=max_concurrent,
         )
         log.info(
@@ -233,7 +236,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         await self._hub.store.record_heartbeat(
             session.unique_client_id,
             time.time(),
-            {"cpu": usage.cpu, "memory": usage.memory, "disk": usage.disk},
+            {
+                "cpu": _percent(usage.cpu),
+                "memory": _percent(usage.memory),
+                "disk": _percent(usage.disk),
+            },
         )
         now = Timestamp()
         now.GetCurrentTime()
@@ -244,6 +251,18 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 )
             )
         )
+
+
+def _printable(text: str, limit: int) -> str:
+    """Keep an agent-reported label short and free of control characters."""
+    return "".join(c for c in text[:limit] if c.isprintable())
+
+
+def _percent(value: float) -> float:
+    """Clamp an agent-reported percentage to 0..100; NaN becomes 0."""
+    if math.isnan(value):
+        return 0.0
+    return min(100.0, max(0.0, value))
 
 
 def _peer_address(peer: str) -> str:

@@ -43,8 +43,8 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
         running = len(session.inflight) if session else 0
         return client_to_proto(client, running)
 
-    async def _get(self, client_id: int) -> Client:
-        _, tenant = await self._hub.caller()
+    async def _get(self, client_id: int, tenant_code: str = "") -> Client:
+        _, tenant = await self._hub.scoped_tenant(tenant_code)
         if client_id <= 0:
             raise InvalidArgument(f"id must be a positive integer, got {client_id}")
         client = await self._hub.store.get_client(tenant.code, client_id)
@@ -58,6 +58,11 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
         page, per_page = check_page(request.page, request.per_page)
         if request.status not in client_pb2.ClientStatus.values():
             raise InvalidArgument(f"status {request.status} is not a client status")
+        if request.connection_status not in client_pb2.ConnectionStatus.values():
+            raise InvalidArgument(
+                f"connection_status {request.connection_status} is not a "
+                "connection status"
+            )
         connected = {
             client_pb2.CONNECTION_STATUS_CONNECTED: True,
             client_pb2.CONNECTION_STATUS_DISCONNECTED: False,
@@ -75,7 +80,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
     @service_errors
     async def GetClient(self, request, context):
         return client_pb2.GetClientResponse(
-            client=self._proto(await self._get(request.id))
+            client=self._proto(await self._get(request.id, request.tenant_code))
         )
 
     @service_errors
@@ -118,7 +123,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
 
     @service_errors
     async def UpdateClient(self, request, context):
-        client = await self._get(request.id)
+        client = await self._get(request.id, request.tenant_code)
         if request.HasField("name"):
             client.name = check_name(request.name)
         if request.HasField("description"):
@@ -137,11 +142,17 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
 
     @service_errors
     async def DeleteClient(self, request, context):
-        client = await self._get(request.id)
+        client = await self._get(request.id, request.tenant_code)
         store = self._hub.store
+        now = time.time()
         await store.delete_client(client.tenant_code, client.id)
-        await store.revoke_client_certificates(client.unique_client_id, time.time())
+        await store.revoke_client_certificates(client.unique_client_id, now)
         self._hub.dispatcher.close_client(client.unique_client_id)
+        ended = await store.cancel_client_tasks(
+            client.unique_client_id, "the client was deleted", now
+        )
+        for task_id in ended:
+            self._hub.dispatcher.notify_finished(task_id)
         log.info("deleted client %s (%s)", client.id, client.unique_client_id)
         return client_pb2.DeleteClientResponse(
             id=client.id, unique_client_id=client.unique_client_id
@@ -177,7 +188,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
 
     @service_errors
     async def CreateEnrollmentToken(self, request, context):
-        client = await self._get(request.id)
+        client = await self._get(request.id, request.tenant_code)
         ttl = request.ttl_seconds or int(
             self._hub.config.client_management.enrollment_token_ttl
         )

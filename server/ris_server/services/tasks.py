@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 # agent's own timeout report arrives before the call gives up.
 SYNC_WAIT_MARGIN = 5.0
 
+# A list page ends early once its tasks pass this size, so a response stays
+# under grpc's default 4 MiB message limit; next_page_token continues it.
+LIST_PAGE_BYTES = 3 * 1024 * 1024
+
 
 async def submit_task(
     hub: Hub,
@@ -132,9 +136,10 @@ def _parse_page_token(token: str) -> int | None:
     try:
         text = base64.urlsafe_b64decode(token.encode()).decode()
         kind, _, value = text.partition(":")
-        if kind != "seq":
+        seq = int(value)
+        if kind != "seq" or not 0 < seq < 2**63:
             raise ValueError(kind)
-        return int(value)
+        return seq
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidArgument("page_token is invalid") from None
 
@@ -181,8 +186,16 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         tasks = await self._hub.store.list_tasks(
             tenant_code, limit=limit + 1, before_seq=before, **filters
         )
+        page: list[task_pb2.Task] = []
+        size = 0
+        for task in tasks[:limit]:
+            message = task_to_proto(task)
+            size += message.ByteSize()
+            if page and size > LIST_PAGE_BYTES:
+                return page, _page_token(tasks[len(page) - 1].seq)
+            page.append(message)
         next_token = _page_token(tasks[limit - 1].seq) if len(tasks) > limit else ""
-        return [task_to_proto(t) for t in tasks[:limit]], next_token
+        return page, next_token
 
     @service_errors
     async def ListTasks(self, request, context):

@@ -34,6 +34,10 @@ class TenantServicer(tenant_pb2_grpc.TenantServiceServicer):
         require(request.name, "name")
         check_text(request.name, "name", 200)
         check_text(request.description, "description", 2000)
+        check_text(request.settings.timezone, "settings.timezone", 64)
+        check_text(request.settings.language, "settings.language", 35)
+        for feature in request.settings.features:
+            check_text(feature, "settings.features", 64)
         for field in (
             "max_clients",
             "max_tasks",

@@ -9,6 +9,7 @@ or of the machine.
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -141,6 +142,9 @@ class SqliteStore:
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # The database holds password hashes and task payloads.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
@@ -759,6 +763,23 @@ class SqliteStore:
                     f"{task_pb2.TaskStatus.Name(task.status)}"
                 )
             return task
+
+        return await self._write(cancel)
+
+    async def cancel_client_tasks(
+        self, client_uid: str, reason: str, now: float
+    ) -> list[str]:
+        def cancel(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "SELECT task_id FROM tasks WHERE client_uid = ? AND status IN (?,?,?)",
+                (client_uid, *ACTIVE_STATUSES),
+            ).fetchall()
+            db.execute(
+                "UPDATE tasks SET status = ?, error = ?, completed_at = ? "
+                "WHERE client_uid = ? AND status IN (?,?,?)",
+                (CANCELLED, reason, now, client_uid, *ACTIVE_STATUSES),
+            )
+            return [row[0] for row in rows]
 
         return await self._write(cancel)
 
