@@ -46,9 +46,9 @@ from ris_server.tokens import TokenService
 
 log = logging.getLogger(__name__)
 
-# Keepalive policy: agents ping every 10 s even with no call in flight; the
-# hub pings idle connections too, so a peer that vanished without closing
-# its socket is noticed.
+# Keepalive policy: agents ping every 10 s even with no call in flight, and
+# the server accepts that. The hub pings idle connections too, so a peer that
+# vanished without closing its socket is noticed.
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),

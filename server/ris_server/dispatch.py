@@ -2,7 +2,7 @@
 
 The store is the queue: a task is persisted as QUEUED before its submit call
 returns, and a task moves to RUNNING only when it is claimed for a connected
-agent with free capacity. Delivery is at least once; every assignment and
+agent with free capacity. Delivery is at least once. Every assignment and
 result carries the task id and attempt, so a result of an old attempt is
 recorded as stale and never applied twice.
 """
@@ -490,7 +490,7 @@ class Dispatcher:
         return len(expired)
 
     async def tick(self) -> None:
-        """One watchdog round: leases, lost agents, queue waits, due retries."""
+        """Run one watchdog round: leases, lost agents, queue waits, due retries."""
         await self.expire_leases()
         await self.expire_queue_waits()
         await self.fill_all()

@@ -3,7 +3,7 @@
 The CA signs the hub's server certificate and the agents' client
 certificates. A client certificate names its client in the common name and
 carries the tenant and client id in a URI subject alternative name of the
-form ``urn:ris:tenant:<tenant_code>:client:<unique_client_id>``; the hub
+form ``urn:ris:tenant:<tenant_code>:client:<unique_client_id>``. The hub
 reads an agent's identity from that name only.
 """
 

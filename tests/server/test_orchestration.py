@@ -278,7 +278,7 @@ async def test_global_max_concurrent_tasks_holds(hub_factory):
             await submit(api, client)
 
         # Reading with a timeout would cancel the stream, so the hub's own
-        # view tells how many tasks it assigned.
+        # view shows how many tasks it assigned.
         async def tasks_in(status):
             listing = await api.tasks.ListTasks(
                 task_pb2.ListTasksRequest(status=status), metadata=api.metadata

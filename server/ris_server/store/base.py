@@ -13,7 +13,7 @@ from ris_server.models import Client, EnrollmentToken, RefreshToken, Task, Tenan
 
 
 class TaskOutcome(enum.Enum):
-    """What happened to a reported result."""
+    """Outcome of storing a reported result."""
 
     APPLIED = "applied"
     STALE = "stale"  # an older attempt, or the task already finished
