@@ -28,8 +28,14 @@ START_TIMEOUT = 30.0
 class HubProcess:
     """A `ris-server` subprocess on one data directory, restartable."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, fixed_ports: bool = False) -> None:
+        """With fixed_ports, ports are chosen once so a restart keeps them."""
         self.root = root
+        self.ports = (
+            {name: free_port() for name in ("grpc", "agent", "edge", "metrics")}
+            if fixed_ports
+            else dict.fromkeys(("grpc", "agent", "edge", "metrics"), 0)
+        )
         self.data_dir = root / "data"
         self.config_path = write_config(root / "config.json")
         self.log_path = root / "hub.log"
@@ -55,13 +61,13 @@ class HubProcess:
                 "--public-host",
                 "127.0.0.1",
                 "--grpc-port",
-                "0",
+                str(self.ports["grpc"]),
                 "--agent-port",
-                "0",
+                str(self.ports["agent"]),
                 "--edge-port",
-                "0",
+                str(self.ports["edge"]),
                 "--metrics-port",
-                "0",
+                str(self.ports["metrics"]),
             ],
             env=env,
             stdout=log,
@@ -110,6 +116,15 @@ class HubProcess:
 
         context = ssl.create_default_context(cadata=self.ca_pem.decode())
         return context
+
+
+def free_port() -> int:
+    """Return a port the kernel just handed out on 127.0.0.1 (bound to 0)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class AgentProcess:
