@@ -47,14 +47,16 @@ from ris_server.tokens import TokenService
 log = logging.getLogger(__name__)
 
 # Keepalive policy: agents ping every 10 s even with no call in flight, and
-# the server accepts that. The hub pings idle connections too, so a peer that
-# vanished without closing its socket is noticed.
+# the server accepts pings 5 s apart or more. A client that pings faster gets
+# a GOAWAY after two bad pings (grpc's strike limit). The hub pings idle
+# connections too, so a peer that vanished without closing its socket is
+# noticed.
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
-    ("grpc.http2.max_ping_strikes", 0),
+    ("grpc.http2.max_ping_strikes", 2),
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
     # Without this a second hub could bind the same ports and take half of
     # the connections.

@@ -12,7 +12,7 @@ from ris_server.models import EnrollmentToken
 from ris_server.services.agents import _peer_address
 from ris_server.services.clients import hash_token
 from tests.server.test_api import add_client, http_spec, rpc_error
-from tests.support import csr_for, make_ca, make_client_cert, pem_key
+from tests.support import Api, csr_for, make_ca, make_client_cert, pem_key
 
 Code = grpc.StatusCode
 
@@ -31,10 +31,14 @@ async def enroll(api, client) -> tuple[bytes, bytes, agent_pb2.EnrollResponse]:
 class RawAgent:
     """A scripted agent speaking the stream protocol directly."""
 
-    def __init__(self, hub, key: bytes, cert: bytes, port: int | None = None) -> None:
+    def __init__(
+        self, hub, key: bytes, cert: bytes, port: int | None = None, options=()
+    ) -> None:
         credentials = grpc.ssl_channel_credentials(hub.ca.ca_pem, key, cert)
         port = port or hub.endpoints.agent_port
-        self.channel = grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials)
+        self.channel = grpc.aio.secure_channel(
+            f"127.0.0.1:{port}", credentials, options=options
+        )
         self.call = agent_pb2_grpc.AgentServiceStub(self.channel).Connect()
         self._write_lock = asyncio.Lock()
 
@@ -341,3 +345,56 @@ def test_peer_address_parses_grpc_peer_strings():
     assert _peer_address("ipv4:10.1.2.3:5678") == "10.1.2.3"
     assert _peer_address("ipv6:%5B::1%5D:5678") == "::1"
     assert _peer_address("unix:/tmp/socket") == ""
+
+
+def keepalive_options(interval_ms: int):
+    return [
+        ("grpc.keepalive_time_ms", interval_ms),
+        ("grpc.keepalive_timeout_ms", 5000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+@pytest.fixture
+async def idle_hub(hub_factory):
+    """A hub that lets a stream sit silent for 30 s, so only pings cross it."""
+    server = await hub_factory(
+        client_management={"heartbeat_interval": "10s", "connection_timeout": "30s"}
+    )
+    credentials = grpc.ssl_channel_credentials(server.hub.ca.ca_pem)
+    async with grpc.aio.secure_channel(server.hub.endpoints.grpc, credentials) as ch:
+        api = Api(ch)
+        await api.login()
+        yield server, api
+
+
+async def test_keepalive_pings_within_policy_keep_stream(idle_hub):
+    server, api = idle_hub
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert, options=keepalive_options(6000))
+    first = await agent.register()
+    await asyncio.sleep(13)  # two keepalive pings on an idle stream
+    fetched = await api.clients.GetClient(
+        client_pb2.GetClientRequest(id=client.id), metadata=api.metadata
+    )
+    assert fetched.client.connection_status == client_pb2.CONNECTION_STATUS_CONNECTED
+    session = server.hub.dispatcher.session(client.unique_client_id)
+    assert session is not None
+    assert session.session_id == first.session_id
+    await agent.close()
+
+
+async def test_keepalive_pings_too_fast_get_goaway(idle_hub):
+    server, api = idle_hub
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert, options=keepalive_options(500))
+    await agent.register()
+    started = time.monotonic()
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await agent.receive(timeout=20)
+    assert info.value.code() == Code.UNAVAILABLE
+    assert time.monotonic() - started < 10
+    await agent.close()
