@@ -188,6 +188,14 @@ async def _send_with_retries(
     raise AssertionError("unreachable")
 
 
+def _never_sent(error: Exception) -> bool:
+    """Tell whether the request failed before any byte reached the server.
+
+    Only then is another attempt safe for any method, so the hub may retry.
+    """
+    return isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
+
+
 def _describe(error: Exception) -> str:
     if isinstance(error, TimeoutError | httpx.TimeoutException):
         return "timed out"
@@ -229,19 +237,24 @@ async def _request(
         request = _build_request(client, task, method)
         try:
             response = await _send_with_retries(client, request, task, context, timeout)
-        except (TimeoutError, httpx.TimeoutException):
+        except (TimeoutError, httpx.TimeoutException) as error:
             logger.warning("HTTP request of task %s timed out", context.task_id)
             return Outcome(
                 task_pb2.TASK_STATUS_TIMEOUT,
-                task_pb2.TaskResult(error=f"request timed out after {timeout:g} s"),
+                task_pb2.TaskResult(
+                    error=f"request timed out after {timeout:g} s",
+                    retryable=_never_sent(error),
+                ),
             )
         except httpx.HTTPError as error:
             logger.warning(
                 "HTTP request of task %s failed: %s", context.task_id, _describe(error)
             )
-            return failed(
+            outcome = failed(
                 f"request to {redact_url(task.url)} failed: {_describe(error)}"
             )
+            outcome.result.retryable = _never_sent(error)
+            return outcome
     return _to_outcome(response, task.validation)
 
 

@@ -167,6 +167,7 @@ def task_to_proto(task: models.Task) -> task_pb2.Task:
         attempt=task.attempt,
         max_attempts=task.max_attempts,
         dead_lettered=task.dead_lettered,
+        retry_on_failure=task.retry_on_failure,
         created_at=timestamp(task.created_at),
     )
     if task.result is not None:

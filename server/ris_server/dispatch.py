@@ -43,6 +43,7 @@ class AgentSession:
     unique_client_id: str
     tenant_code: str
     max_concurrent: int
+    capabilities: frozenset[str] = frozenset()
     peer: str = ""
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     outbound: asyncio.Queue = field(default_factory=asyncio.Queue)
@@ -271,7 +272,10 @@ class Dispatcher:
     async def on_result(
         self, session: AgentSession, report: agent_pb2.ResultReport
     ) -> None:
-        """Store a result if it is current, acknowledge it in every case."""
+        """Store a result if it is current, acknowledge it in every case.
+
+        A failure that is safe to retry queues another attempt instead.
+        """
         task = await self._store.get_task_any_tenant(report.task_id)
         if task is None or task.client_uid != session.unique_client_id:
             log.warning(
@@ -280,37 +284,9 @@ class Dispatcher:
                 report.task_id,
             )
         else:
-            status = report.status
-            if status not in TERMINAL:
-                status = task_pb2.TASK_STATUS_FAILED
-            result = cap_result(report.result, MAX_RESULT_BYTES)
-            outcome = await self._store.finish_task(
-                report.task_id,
-                report.attempt,
-                status,
-                result.SerializeToString(),
-                result.error,
-                time.time(),
-            )
-            if outcome is TaskOutcome.APPLIED:
-                metrics.TASKS_FINISHED.labels(
-                    metrics.status_label(task_pb2.TaskStatus.Name(status))
-                ).inc()
-                log.info(
-                    "task %s attempt %d finished as %s",
-                    report.task_id,
-                    report.attempt,
-                    task_pb2.TaskStatus.Name(status),
-                )
-                self._wake(report.task_id)
-            else:
-                metrics.RESULTS_STALE.inc()
-                log.info(
-                    "ignored a %s result of task %s attempt %d",
-                    outcome.value,
-                    report.task_id,
-                    report.attempt,
-                )
+            decision = await self._retry_failed_attempt(task, report)
+            if decision != "retried":
+                await self._store_result(report, dead_lettered=decision == "exhausted")
         at_cap = self._global_free() <= 0
         session.inflight.discard((report.task_id, report.attempt))
         session.send(
@@ -324,6 +300,84 @@ class Dispatcher:
             await self.fill_all()
         else:
             await self.fill(session.unique_client_id)
+
+    async def _store_result(
+        self, report: agent_pb2.ResultReport, dead_lettered: bool = False
+    ) -> None:
+        status = report.status
+        if status not in TERMINAL:
+            status = task_pb2.TASK_STATUS_FAILED
+        result = cap_result(report.result, MAX_RESULT_BYTES)
+        outcome = await self._store.finish_task(
+            report.task_id,
+            report.attempt,
+            status,
+            result.SerializeToString(),
+            result.error,
+            time.time(),
+            dead_lettered=dead_lettered,
+        )
+        if outcome is TaskOutcome.APPLIED:
+            metrics.TASKS_FINISHED.labels(
+                metrics.status_label(task_pb2.TaskStatus.Name(status))
+            ).inc()
+            log.info(
+                "task %s attempt %d finished as %s",
+                report.task_id,
+                report.attempt,
+                task_pb2.TaskStatus.Name(status),
+            )
+            self._wake(report.task_id)
+        else:
+            metrics.RESULTS_STALE.inc()
+            log.info(
+                "ignored a %s result of task %s attempt %d",
+                outcome.value,
+                report.task_id,
+                report.attempt,
+            )
+
+    async def _retry_failed_attempt(
+        self, task: Task, report: agent_pb2.ResultReport
+    ) -> str:
+        """Queue another attempt for a failure that is safe to retry.
+
+        A failed or timed-out attempt may be retried when the agent marked it
+        retryable or the task asked for retries. Returns "retried" when the
+        task was queued again, "exhausted" when it may be retried but has no
+        attempts left, and "final" otherwise.
+        """
+        failed = (task_pb2.TASK_STATUS_FAILED, task_pb2.TASK_STATUS_TIMEOUT)
+        if report.status not in failed:
+            return "final"
+        if not (report.result.retryable or task.retry_on_failure):
+            return "final"
+        if (
+            report.attempt != task.attempt
+            or task.status != task_pb2.TASK_STATUS_RUNNING
+        ):
+            return "final"
+        if task.cancel_requested:
+            return "final"
+        if task.attempt >= task.max_attempts:
+            return "exhausted"
+        reason = report.result.error or task_pb2.TaskStatus.Name(report.status)
+        if await self.retry_or_fail(task, reason, report.status) == "retried":
+            return "retried"
+        return "final"
+
+    def pick_client(self, tenant_code: str, capability: str) -> str | None:
+        """Return the least loaded connected client of a tenant with a capability."""
+        best: tuple[float, str] | None = None
+        for session in self._sessions.values():
+            if session.tenant_code != tenant_code or session.closed:
+                continue
+            if capability not in session.capabilities:
+                continue
+            load = len(session.inflight) / session.max_concurrent
+            if best is None or load < best[0]:
+                best = (load, session.unique_client_id)
+        return best[1] if best else None
 
     async def on_progress(
         self, session: AgentSession, report: agent_pb2.ProgressReport

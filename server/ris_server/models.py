@@ -84,6 +84,7 @@ class Task:
     cancel_requested: bool = False
     seq: int = 0
     available_at: float = 0.0
+    retry_on_failure: bool = False
 
 
 @dataclass(slots=True)

@@ -214,6 +214,14 @@ async def test_http_transport_error_fails():
         outcome.result.error
     )
     assert "secret" not in outcome.result.error
+    assert outcome.result.retryable
+
+
+async def test_http_error_status_not_retryable(http_server, http_base):
+    outcome = await execute_http_request(_spec(f"{http_base}/status/503"), _context())
+
+    assert outcome.status == FAILED
+    assert not outcome.result.retryable
 
 
 async def test_http_transport_error_retried(caplog):

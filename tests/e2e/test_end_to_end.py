@@ -246,3 +246,41 @@ async def test_task_for_unsupported_type_is_rejected(hub_api, agent_factory):
         raise AssertionError(
             "a docker_service task was accepted by a client without Docker"
         )
+
+
+async def test_refused_connection_retried_then_dead_lettered(hub_api, agent_factory):
+    import socket
+
+    client, agent = await agent_factory()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    task = (
+        await hub_api.tasks.ExecuteTask(
+            task_pb2.ExecuteTaskRequest(
+                client_id=client.unique_client_id,
+                run_async=True,
+                max_attempts=2,
+                task=task_pb2.TaskSpec(
+                    type=task_pb2.TASK_TYPE_HTTP_REQUEST,
+                    http_request=task_pb2.HttpRequestTask(
+                        url=f"http://127.0.0.1:{closed_port}/"
+                    ),
+                ),
+            ),
+            metadata=hub_api.metadata,
+        )
+    ).task
+    deadline = time.monotonic() + 30
+    while not (
+        final := await wait_task(hub_api, task.task_id, timeout=0)
+    ).dead_lettered:
+        assert time.monotonic() < deadline, "refused request never dead-lettered"
+        await asyncio.sleep(0.1)
+    assert final.status == task_pb2.TASK_STATUS_FAILED
+    assert final.attempt == 2
+    assert final.result.retryable
+    attempts = [
+        e["attempt"] for e in agent.executions() if e["task_id"] == task.task_id
+    ]
+    assert attempts == [1, 2]

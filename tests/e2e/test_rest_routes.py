@@ -214,10 +214,27 @@ async def test_task_routes(rest, agent_factory, echo_server):
     assert 'ris_tasks_submitted_total{type="http_request"} 1.0' in exported
     assert "ris_agents_connected 1.0" in exported
 
+    routed = ok_data(
+        await rest.post(
+            "/platform/v1/task/execute",
+            headers=headers,
+            json={
+                "task": {"type": "http_request", "url": echo_server},
+                "async": False,
+                "timeout": 20,
+            },
+        )
+    )
+    assert routed["client_id"] == uid
+    assert routed["status"] == "completed"
+
     listed = await rest.get(
         f"/platform/v1/tasks?status=completed&client_id={uid}&limit=50", headers=headers
     )
-    assert [t["task_id"] for t in ok_data(listed)] == [data["task_id"]]
+    assert [t["task_id"] for t in ok_data(listed)] == [
+        routed["task_id"],
+        data["task_id"],
+    ]
 
     slow = ok_data(
         await rest.post(
@@ -415,7 +432,7 @@ async def test_auth_errors(rest, hub_process):
         (
             "POST",
             "/platform/v1/task/execute",
-            {"task": {"type": "command", "command": "true"}},
+            {"client_id": 17, "task": {"type": "command", "command": "true"}},
             "client_id",
         ),
         (

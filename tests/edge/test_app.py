@@ -93,6 +93,7 @@ async def test_get_task_conversions(client, backend):
         "body_truncated": False,
         "execution_time": 1250,
         "error": "",
+        "retryable": False,
     }
     assert backend.recorder.requests["GetTask"].task_id == "t1"
 

@@ -40,7 +40,7 @@ def test_task_result_inline_output_exact():
     rendered = json.dumps(message_to_json(result), separators=(",", ":"))
     assert rendered == (
         '{"status_code":200,"headers":{},"body":"OK","body_truncated":false,'
-        '"execution_time":1250,"error":""}'
+        '"execution_time":1250,"error":"","retryable":false}'
     )
 
 

@@ -307,3 +307,151 @@ async def test_global_max_concurrent_tasks_holds(hub_factory):
         assert await tasks_in(task_pb2.TASK_STATUS_QUEUED) == []
         for _, agent in agents:
             await agent.close()
+
+
+async def test_task_without_client_goes_to_least_loaded(fast):
+    server, api = fast
+    agents = {}
+    for name, capabilities in (("busy", ["http_request"]), ("idle", ["http_request"])):
+        client = await add_client(api, name)
+        key, cert, _ = await enroll(api, client)
+        agent = RawAgent(server.hub, key, cert)
+        await agent.write(
+            agent_pb2.ConnectRequest(
+                registration=agent_pb2.Registration(
+                    capabilities=capabilities, max_concurrent_tasks=2
+                )
+            )
+        )
+        await agent.receive()
+        agent.start_heartbeats()
+        agents[name] = (client, agent)
+    busy_client, busy_agent = agents["busy"]
+    await submit(api, busy_client)
+    await next_of(busy_agent, "assignment")
+
+    routed = (
+        await api.tasks.ExecuteTask(
+            task_pb2.ExecuteTaskRequest(task=http_spec(), run_async=True),
+            metadata=api.metadata,
+        )
+    ).task
+    assert routed.client_id == agents["idle"][0].unique_client_id
+
+    command = task_pb2.TaskSpec(
+        type=task_pb2.TASK_TYPE_COMMAND, command=task_pb2.CommandTask(command="true")
+    )
+    from tests.server.test_api import rpc_error
+
+    error = await rpc_error(
+        api.tasks.ExecuteTask(
+            task_pb2.ExecuteTaskRequest(task=command, run_async=True),
+            metadata=api.metadata,
+        )
+    )
+    assert "runs command tasks" in error.details()
+    for _, agent in agents.values():
+        await agent.close()
+
+
+async def test_retryable_failure_gets_new_attempt(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register()
+    agent.start_heartbeats()
+    task = await submit(api, client)
+
+    async def fail(attempt: int, retryable: bool) -> None:
+        await agent.write(
+            agent_pb2.ConnectRequest(
+                result=agent_pb2.ResultReport(
+                    task_id=task.task_id,
+                    attempt=attempt,
+                    status=task_pb2.TASK_STATUS_FAILED,
+                    result=task_pb2.TaskResult(
+                        error="connection refused", retryable=retryable
+                    ),
+                )
+            )
+        )
+
+    first, _ = await next_of(agent, "assignment")
+    await fail(first.attempt, retryable=True)
+    second, _ = await next_of(agent, "assignment")
+    assert second.attempt == 2
+    await fail(second.attempt, retryable=False)
+    await next_of(agent, "result_ack")
+    final = await get_task(api, task.task_id)
+    assert final.status == task_pb2.TASK_STATUS_FAILED
+    assert final.attempt == 2
+    assert not final.dead_lettered
+    await agent.close()
+
+
+async def test_task_asking_for_retries_is_dead_lettered_when_exhausted(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register()
+    agent.start_heartbeats()
+    task = (
+        await api.tasks.ExecuteTask(
+            task_pb2.ExecuteTaskRequest(
+                client_id=client.unique_client_id,
+                task=http_spec(),
+                run_async=True,
+                max_attempts=2,
+                retry_on_failure=True,
+            ),
+            metadata=api.metadata,
+        )
+    ).task
+    assert task.retry_on_failure
+    for expected_attempt in (1, 2):
+        assignment, _ = await next_of(agent, "assignment")
+        assert assignment.attempt == expected_attempt
+        await agent.send_result(
+            task.task_id, assignment.attempt, task_pb2.TASK_STATUS_FAILED
+        )
+    await next_of(agent, "result_ack")
+    deadline = time.monotonic() + 5
+    while not (final := await get_task(api, task.task_id)).dead_lettered:
+        assert time.monotonic() < deadline, "exhausted task not dead-lettered"
+        await asyncio.sleep(0.05)
+    assert final.status == task_pb2.TASK_STATUS_FAILED
+    assert final.attempt == 2
+    await agent.close()
+
+
+async def test_progress_shows_on_running_task(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register()
+    task = await submit(api, client)
+    assignment, _ = await next_of(agent, "assignment")
+    await agent.write(
+        agent_pb2.ConnectRequest(
+            progress=agent_pb2.ProgressReport(
+                task_id=task.task_id,
+                attempt=assignment.attempt,
+                progress=task_pb2.TaskProgress(percent=40, message="halfway soon"),
+            )
+        )
+    )
+    deadline = time.monotonic() + 5
+    while (running := await get_task(api, task.task_id)).progress.percent != 40:
+        assert time.monotonic() < deadline, "progress never showed"
+        await asyncio.sleep(0.05)
+    assert running.progress.message == "halfway soon"
+    await agent.send_result(
+        task.task_id, assignment.attempt, task_pb2.TASK_STATUS_COMPLETED
+    )
+    await next_of(agent, "result_ack")
+    done = await get_task(api, task.task_id)
+    assert not done.HasField("progress")
+    await agent.close()

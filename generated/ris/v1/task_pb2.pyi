@@ -300,18 +300,20 @@ class ServiceState(_message.Message):
     def __init__(self, service_name: _Optional[str] = ..., image: _Optional[str] = ..., replicas_desired: _Optional[int] = ..., replicas_running: _Optional[int] = ..., state: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("http_response", "command_output", "service_state", "execution_time", "error")
+    __slots__ = ("http_response", "command_output", "service_state", "execution_time", "error", "retryable")
     HTTP_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     COMMAND_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     SERVICE_STATE_FIELD_NUMBER: _ClassVar[int]
     EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    RETRYABLE_FIELD_NUMBER: _ClassVar[int]
     http_response: HttpResponse
     command_output: CommandOutput
     service_state: ServiceState
     execution_time: int
     error: str
-    def __init__(self, http_response: _Optional[_Union[HttpResponse, _Mapping]] = ..., command_output: _Optional[_Union[CommandOutput, _Mapping]] = ..., service_state: _Optional[_Union[ServiceState, _Mapping]] = ..., execution_time: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+    retryable: bool
+    def __init__(self, http_response: _Optional[_Union[HttpResponse, _Mapping]] = ..., command_output: _Optional[_Union[CommandOutput, _Mapping]] = ..., service_state: _Optional[_Union[ServiceState, _Mapping]] = ..., execution_time: _Optional[int] = ..., error: _Optional[str] = ..., retryable: _Optional[bool] = ...) -> None: ...
 
 class TaskProgress(_message.Message):
     __slots__ = ("percent", "message", "updated_at")
@@ -324,7 +326,7 @@ class TaskProgress(_message.Message):
     def __init__(self, percent: _Optional[int] = ..., message: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("task_id", "type", "status", "priority", "client_id", "tenant_code", "user_id", "payload", "result", "created_at", "started_at", "completed_at", "timeout", "attempt", "max_attempts", "progress", "dead_lettered")
+    __slots__ = ("task_id", "type", "status", "priority", "client_id", "tenant_code", "user_id", "payload", "result", "created_at", "started_at", "completed_at", "timeout", "attempt", "max_attempts", "progress", "dead_lettered", "retry_on_failure")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -342,6 +344,7 @@ class Task(_message.Message):
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     DEAD_LETTERED_FIELD_NUMBER: _ClassVar[int]
+    RETRY_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     type: TaskType
     status: TaskStatus
@@ -359,23 +362,26 @@ class Task(_message.Message):
     max_attempts: int
     progress: TaskProgress
     dead_lettered: bool
-    def __init__(self, task_id: _Optional[str] = ..., type: _Optional[_Union[TaskType, str]] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., client_id: _Optional[str] = ..., tenant_code: _Optional[str] = ..., user_id: _Optional[str] = ..., payload: _Optional[_Union[TaskSpec, _Mapping]] = ..., result: _Optional[_Union[TaskResult, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeout: _Optional[int] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., progress: _Optional[_Union[TaskProgress, _Mapping]] = ..., dead_lettered: _Optional[bool] = ...) -> None: ...
+    retry_on_failure: bool
+    def __init__(self, task_id: _Optional[str] = ..., type: _Optional[_Union[TaskType, str]] = ..., status: _Optional[_Union[TaskStatus, str]] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., client_id: _Optional[str] = ..., tenant_code: _Optional[str] = ..., user_id: _Optional[str] = ..., payload: _Optional[_Union[TaskSpec, _Mapping]] = ..., result: _Optional[_Union[TaskResult, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeout: _Optional[int] = ..., attempt: _Optional[int] = ..., max_attempts: _Optional[int] = ..., progress: _Optional[_Union[TaskProgress, _Mapping]] = ..., dead_lettered: _Optional[bool] = ..., retry_on_failure: _Optional[bool] = ...) -> None: ...
 
 class ExecuteTaskRequest(_message.Message):
-    __slots__ = ("client_id", "task", "timeout", "priority", "run_async", "max_attempts")
+    __slots__ = ("client_id", "task", "timeout", "priority", "run_async", "max_attempts", "retry_on_failure")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     RUN_ASYNC_FIELD_NUMBER: _ClassVar[int]
     MAX_ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    RETRY_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     client_id: str
     task: TaskSpec
     timeout: int
     priority: TaskPriority
     run_async: bool
     max_attempts: int
-    def __init__(self, client_id: _Optional[str] = ..., task: _Optional[_Union[TaskSpec, _Mapping]] = ..., timeout: _Optional[int] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., run_async: _Optional[bool] = ..., max_attempts: _Optional[int] = ...) -> None: ...
+    retry_on_failure: bool
+    def __init__(self, client_id: _Optional[str] = ..., task: _Optional[_Union[TaskSpec, _Mapping]] = ..., timeout: _Optional[int] = ..., priority: _Optional[_Union[TaskPriority, str]] = ..., run_async: _Optional[bool] = ..., max_attempts: _Optional[int] = ..., retry_on_failure: _Optional[bool] = ...) -> None: ...
 
 class ExecuteTaskResponse(_message.Message):
     __slots__ = ("task",)

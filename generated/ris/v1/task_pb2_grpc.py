@@ -72,7 +72,8 @@ class TaskServiceServicer:
     """
 
     def ExecuteTask(self, request, context):
-        """ExecuteTask persists a task and queues it for a client. With async false
+        """ExecuteTask persists a task and queues it for a client, the named one or a
+        connected one that runs the task's type. With async false
         it returns when the task reaches a terminal state or its timeout passes;
         with async true it returns the queued task at once. Fails with
         INVALID_ARGUMENT for a bad payload, timeout or priority, NOT_FOUND for an

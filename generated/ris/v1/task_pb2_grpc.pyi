@@ -34,7 +34,8 @@ class TaskServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> TaskServiceAsyncStub: ...
     ExecuteTask: _grpc.UnaryUnaryMultiCallable[_task_pb2.ExecuteTaskRequest, _task_pb2.ExecuteTaskResponse]
-    """ExecuteTask persists a task and queues it for a client. With async false
+    """ExecuteTask persists a task and queues it for a client, the named one or a
+    connected one that runs the task's type. With async false
     it returns when the task reaches a terminal state or its timeout passes;
     with async true it returns the queued task at once. Fails with
     INVALID_ARGUMENT for a bad payload, timeout or priority, NOT_FOUND for an
@@ -70,7 +71,8 @@ class TaskServiceAsyncStub(TaskServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ExecuteTask: _aio.UnaryUnaryMultiCallable[_task_pb2.ExecuteTaskRequest, _task_pb2.ExecuteTaskResponse]  # type: ignore[assignment]
-    """ExecuteTask persists a task and queues it for a client. With async false
+    """ExecuteTask persists a task and queues it for a client, the named one or a
+    connected one that runs the task's type. With async false
     it returns when the task reaches a terminal state or its timeout passes;
     with async true it returns the queued task at once. Fails with
     INVALID_ARGUMENT for a bad payload, timeout or priority, NOT_FOUND for an
@@ -109,7 +111,8 @@ class TaskServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _task_pb2.ExecuteTaskRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_task_pb2.ExecuteTaskResponse, _abc.Awaitable[_task_pb2.ExecuteTaskResponse]]:
-        """ExecuteTask persists a task and queues it for a client. With async false
+        """ExecuteTask persists a task and queues it for a client, the named one or a
+        connected one that runs the task's type. With async false
         it returns when the task reaches a terminal state or its timeout passes;
         with async true it returns the queued task at once. Fails with
         INVALID_ARGUMENT for a bad payload, timeout or priority, NOT_FOUND for an

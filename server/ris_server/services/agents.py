@@ -128,6 +128,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             unique_client_id=identity.unique_client_id,
             tenant_code=identity.tenant_code,
             max_concurrent=max_concurrent,
+            capabilities=frozenset(registration.capabilities[:32]),
             peer=context.peer(),
         )
         await store.record_connection(

@@ -26,7 +26,6 @@ from ris_server.validation import (
     check_text,
     check_timeout,
     check_uuid,
-    require,
 )
 
 log = logging.getLogger(__name__)
@@ -51,14 +50,23 @@ async def submit_task(
     priority: int,
     max_attempts: int,
     wait: bool,
+    retry_on_failure: bool = False,
 ) -> task_pb2.Task:
     """Validate, persist and queue a task; optionally wait for its end.
 
     The task is in the store before this returns or waits. Raises
     InvalidArgument, NotFound, FailedPrecondition or ResourceExhausted.
     """
-    check_uuid(client_id, "client_id")
     check_task_spec(spec)
+    type_name = task_pb2.TaskType.Name(spec.type).removeprefix("TASK_TYPE_").lower()
+    if not client_id:
+        client_id = hub.dispatcher.pick_client(tenant_code, type_name) or ""
+        if not client_id:
+            raise FailedPrecondition(
+                f"no connected client of tenant {tenant_code!r} runs {type_name} "
+                "tasks; name a client_id to queue the task for it"
+            )
+    check_uuid(client_id, "client_id")
     config = hub.config.task_orchestration
     timeout = check_timeout(timeout, config.task_timeout)
     priority = check_priority(priority)
@@ -74,7 +82,6 @@ async def submit_task(
         raise FailedPrecondition(f"client {client_id} is inactive")
     # Capabilities are known once the agent has registered; before that the
     # task waits in the queue like any other.
-    type_name = task_pb2.TaskType.Name(spec.type).removeprefix("TASK_TYPE_").lower()
     if client.capabilities and type_name not in client.capabilities:
         raise FailedPrecondition(
             f"client {client_id} does not run {type_name} tasks; it supports "
@@ -100,6 +107,7 @@ async def submit_task(
         timeout=timeout,
         max_attempts=max_attempts,
         created_at=time.time(),
+        retry_on_failure=retry_on_failure,
     )
     if not await store.insert_task(task, config.queue.size):
         raise ResourceExhausted(
@@ -159,7 +167,6 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     @service_errors
     async def ExecuteTask(self, request, context):
         principal, tenant = await self._hub.caller()
-        require(request.client_id, "client_id")
         if not request.HasField("task"):
             raise InvalidArgument("task is required")
         task = await submit_task(
@@ -172,6 +179,7 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
             priority=request.priority,
             max_attempts=request.max_attempts,
             wait=not request.run_async,
+            retry_on_failure=request.retry_on_failure,
         )
         return task_pb2.ExecuteTaskResponse(task=task)
 

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS tasks (
   attempt INTEGER NOT NULL, result BLOB, progress BLOB, error TEXT NOT NULL,
   created_at REAL NOT NULL, started_at REAL, completed_at REAL,
   dead_lettered INTEGER NOT NULL, cancel_requested INTEGER NOT NULL,
-  available_at REAL NOT NULL DEFAULT 0);
+  available_at REAL NOT NULL DEFAULT 0,
+  retry_on_failure INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant_code, seq);
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (client_uid, status, priority, seq);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
@@ -77,7 +78,8 @@ CREATE INDEX IF NOT EXISTS tasks_status ON tasks (status);
 _TASK_COLUMNS = (
     "task_id, tenant_code, client_uid, user_id, type, status, priority, spec, "
     "timeout, max_attempts, attempt, result, progress, error, created_at, "
-    "started_at, completed_at, dead_lettered, cancel_requested, seq, available_at"
+    "started_at, completed_at, dead_lettered, cancel_requested, seq, available_at, "
+    "retry_on_failure"
 )
 _CLIENT_COLUMNS = (
     "id, unique_client_id, tenant_code, name, description, host, status, "
@@ -87,7 +89,9 @@ _CLIENT_COLUMNS = (
 
 
 def _task(row: tuple) -> Task:
-    return Task(*row[:17], bool(row[17]), bool(row[18]), row[19], row[20])
+    return Task(
+        *row[:17], bool(row[17]), bool(row[18]), row[19], row[20], bool(row[21])
+    )
 
 
 def _client(row: tuple) -> Client:
@@ -557,7 +561,7 @@ class SqliteStore:
                 return False
             cursor = db.execute(
                 f"INSERT INTO tasks ({_TASK_COLUMNS}) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)",
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)",
                 (
                     task.task_id,
                     task.tenant_code,
@@ -579,6 +583,7 @@ class SqliteStore:
                     int(task.dead_lettered),
                     int(task.cancel_requested),
                     task.available_at,
+                    int(task.retry_on_failure),
                 ),
             )
             task.seq = cursor.lastrowid
