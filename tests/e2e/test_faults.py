@@ -252,3 +252,44 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ", 1)[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+async def test_result_in_outbox_survives_agent_kill(hub_process, hub_api, tmp_path):
+    client, agent = await add_enrolled_agent(hub_api, hub_process, tmp_path)
+    task = (
+        await hub_api.tasks.ExecuteTask(
+            task_pb2.ExecuteTaskRequest(
+                client_id=client.unique_client_id,
+                task=sleep_task("0.5"),
+                run_async=True,
+            ),
+            metadata=hub_api.metadata,
+        )
+    ).task
+    deadline = time.monotonic() + 20
+    while not agent.executions():
+        assert time.monotonic() < deadline, "the agent never started the task"
+        await asyncio.sleep(0.05)
+
+    # Freeze the hub so the result waits in the agent's outbox, unacknowledged.
+    hub_process.process.send_signal(signal.SIGSTOP)
+    try:
+        outbox = agent.data_dir / "outbox"
+        deadline = time.monotonic() + 20
+        while not (outbox.exists() and any(outbox.iterdir())):
+            assert time.monotonic() < deadline, "no result reached the outbox"
+            await asyncio.sleep(0.05)
+        agent.stop(signal.SIGKILL)
+    finally:
+        hub_process.process.send_signal(signal.SIGCONT)
+    agent.start()
+
+    final = await wait_task(hub_api, task.task_id, timeout=60)
+    assert final.status == task_pb2.TASK_STATUS_COMPLETED
+    assert final.attempt == 1
+    starts = [e for e in agent.executions() if e["task_id"] == task.task_id]
+    assert len(starts) == 1, "the task ran again instead of coming from the outbox"
+    deadline = time.monotonic() + 20
+    while any((agent.data_dir / "outbox").iterdir()):
+        assert time.monotonic() < deadline, "the outbox was never acknowledged"
+        await asyncio.sleep(0.1)

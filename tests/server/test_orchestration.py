@@ -4,6 +4,7 @@ import asyncio
 import random
 import time
 
+import grpc
 import pytest
 
 from ris.v1 import agent_pb2, task_pb2
@@ -454,4 +455,52 @@ async def test_progress_shows_on_running_task(fast):
     await next_of(agent, "result_ack")
     done = await get_task(api, task.task_id)
     assert not done.HasField("progress")
+    await agent.close()
+
+
+async def test_tenant_limits_reject_extra_clients_and_tasks(api, hub_server):
+    from ris.v1 import tenant_pb2
+    from ris_server import rbac
+    from tests.server.test_api import add_user, rpc_error
+
+    await api.tenants.CreateTenant(
+        tenant_pb2.CreateTenantRequest(
+            code="small",
+            name="Small",
+            limits=tenant_pb2.ResourceLimits(max_clients=1, max_tasks=2),
+        ),
+        metadata=api.metadata,
+    )
+    await add_user(hub_server, "small", "ops@small", rbac.ADMIN)
+    await api.login("ops@small", "pw-ops@small", "small")
+    client = await add_client(api, "only")
+    extra = await rpc_error(add_client(api, "second"))
+    assert extra.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "limit of 1 clients" in extra.details()
+    for _ in range(2):
+        await submit(api, client)
+    over = await rpc_error(submit(api, client))
+    assert over.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "its limit" in over.details()
+
+
+async def test_hub_never_sends_more_than_agent_slots(fast):
+    server, api = fast
+    client = await add_client(api)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register(slots=2)
+    agent.start_heartbeats()
+    for _ in range(5):
+        await submit(api, client)
+    first = [(await next_of(agent, "assignment"))[0] for _ in range(2)]
+    await asyncio.sleep(0.5)
+    running = await api.tasks.ListTasks(
+        task_pb2.ListTasksRequest(status=task_pb2.TASK_STATUS_RUNNING),
+        metadata=api.metadata,
+    )
+    assert len(running.tasks) == 2
+    await agent.send_result(first[0].task_id, 1, task_pb2.TASK_STATUS_COMPLETED)
+    third, _ = await next_of(agent, "assignment")
+    assert third.task_id not in {a.task_id for a in first}
     await agent.close()
