@@ -27,7 +27,8 @@ from ris.v1 import (
     tenant_pb2_grpc,
 )
 from ris_server import bootstrap
-from ris_server.config import HubConfig
+from ris_server.audit import EVENT_KINDS, AuditLog
+from ris_server.config import ConfigError, HubConfig
 from ris_server.dispatch import Dispatcher
 from ris_server.hub import Hub
 from ris_server.interceptors import AuthInterceptor
@@ -72,6 +73,21 @@ SERVICE_NAMES = (
     agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
     system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
 )
+
+
+def _audit_log(config: HubConfig) -> AuditLog:
+    """Open the audit log named by the config, or DATA/audit.log."""
+    settings = config.security.get("audit", {})
+    events = () if settings.get("enabled", True) is False else EVENT_KINDS
+    events = tuple(settings.get("events", events)) if events else ()
+    unknown = set(events) - set(EVENT_KINDS)
+    if unknown:
+        raise ConfigError(
+            f"security.audit.events has unknown kinds {sorted(unknown)}; "
+            f"use {', '.join(EVENT_KINDS)}"
+        )
+    path = config.audit_log.get("path") or config.data_dir / "audit.log"
+    return AuditLog(Path(path), events)
 
 
 def _shown(host: str) -> str:
@@ -141,7 +157,7 @@ class HubServer:
             lost_agent_grace=orchestration.lost_agent_grace,
             max_queue_wait=orchestration.queue.max_wait,
         )
-        hub = Hub(config, store, tokens, ca, dispatcher)
+        hub = Hub(config, store, tokens, ca, dispatcher, _audit_log(config))
         hub.endpoints.public_host = public_host
         self.hub = hub
         await self._start_grpc(hub)
@@ -163,7 +179,8 @@ class HubServer:
     async def _start_grpc(self, hub: Hub) -> None:
         config = self.config
         server = grpc.aio.server(
-            interceptors=[AuthInterceptor(hub.tokens)], options=SERVER_OPTIONS
+            interceptors=[AuthInterceptor(hub.tokens, hub.audit)],
+            options=SERVER_OPTIONS,
         )
         auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(hub), server)
         tenant_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(hub), server)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from ris.v1 import common_pb2, tenant_pb2
 from ris_server import rbac
+from ris_server.audit import AuditLog
 from ris_server.config import HubConfig
 from ris_server.dispatch import Dispatcher
 from ris_server.errors import NotFound, PermissionDenied, Unauthenticated
@@ -35,6 +36,7 @@ class Hub:
     tokens: TokenService
     ca: CertificateAuthority
     dispatcher: Dispatcher
+    audit: AuditLog
     endpoints: Endpoints = field(default_factory=Endpoints)
     started_at: float = field(default_factory=time.time)
 

@@ -7,6 +7,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from ris_server import rbac
+from ris_server.audit import AuditLog
 from ris_server.errors import RisError, Unauthenticated
 from ris_server.tokens import Principal, TokenService
 
@@ -51,8 +52,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     new RPC without an RBAC entry can never be called unchecked.
     """
 
-    def __init__(self, tokens: TokenService) -> None:
+    def __init__(self, tokens: TokenService, audit: AuditLog) -> None:
         self._tokens = tokens
+        self._audit = audit
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -78,6 +80,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     def _guard(self, behavior, method: str, required: int | None):
         tokens = self._tokens
+        audit = self._audit
 
         async def guarded(request, context: grpc.aio.ServicerContext):
             if required is None:
@@ -95,6 +98,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             except Unauthenticated as exc:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
             if principal.role < required:
+                audit.record(
+                    "authorization",
+                    "denied",
+                    actor=principal.user_id,
+                    tenant=principal.tenant_code,
+                    target=method,
+                    outcome="failure",
+                )
                 log.info(
                     "denied %s to user %s with role %s",
                     method,

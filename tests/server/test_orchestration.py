@@ -1,6 +1,7 @@
 """Task delivery under failure: retries, leases, lost agents, aging, limits."""
 
 import asyncio
+import json
 import random
 import time
 
@@ -137,6 +138,11 @@ async def test_expired_lease_retries_with_backoff_then_dead_letters(fast):
         task_pb2.RedriveTaskRequest(task_id=task.task_id), metadata=api.metadata
     )
     assert redriven.task.status == task_pb2.TASK_STATUS_QUEUED
+    audit_lines = (server.config.data_dir / "audit.log").read_text().splitlines()
+    redrive = [json.loads(line) for line in audit_lines if '"redrive"' in line]
+    assert len(redrive) == 1
+    assert redrive[0]["target"] == task.task_id
+    assert redrive[0]["details"] == {"attempt": 4}
     fourth, _ = await next_of(agent, "assignment")
     assert fourth.attempt == 4
     await agent.send_result(task.task_id, 4, task_pb2.TASK_STATUS_COMPLETED)

@@ -74,6 +74,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             client.tenant_code,
             not_after,
         )
+        self._hub.audit.record(
+            "client_management",
+            "enroll",
+            actor=client.unique_client_id,
+            tenant=client.tenant_code,
+            target=client.unique_client_id,
+            serial=format(cert.serial_number, "x"),
+        )
         log.info(
             "enrolled client %s of tenant %s from host %s",
             client.unique_client_id,

@@ -59,12 +59,22 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         tenant = await store.get_tenant(tenant_code)
         user = await store.get_user(tenant_code, request.username) if tenant else None
         valid = verify_password(user.password_hash if user else None, request.password)
-        if not (valid and user and tenant):
+        if not (valid and user and tenant) or (
+            tenant.status != tenant_pb2.TENANT_STATUS_ACTIVE
+        ):
             log.info("failed login for tenant %s", tenant_code[:64])
-            raise Unauthenticated(_BAD_LOGIN)
-        if tenant.status != tenant_pb2.TENANT_STATUS_ACTIVE:
+            self._hub.audit.record(
+                "authentication",
+                "login",
+                tenant=tenant_code[:64],
+                target=request.username[:128],
+                outcome="failure",
+            )
             raise Unauthenticated(_BAD_LOGIN)
         principal = Principal(user.id, user.email, user.role, tenant.code)
+        self._hub.audit.record(
+            "authentication", "login", actor=user.id, tenant=tenant.code
+        )
         log.info("user %s logged in to tenant %s", user.id, tenant.code)
         return auth_pb2.LoginResponse(**await self._issue(principal, uuid.uuid4().hex))
 
@@ -79,6 +89,14 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             raise Unauthenticated("refresh token revoked")
         if record.used_at is not None:
             revoked = await self._hub.store.revoke_refresh_family(record.family_id, now)
+            self._hub.audit.record(
+                "authentication",
+                "refresh_token_reuse",
+                actor=record.user_id,
+                tenant=record.tenant_code,
+                outcome="failure",
+                revoked=revoked,
+            )
             log.warning(
                 "refresh token reuse for user %s; revoked %d tokens of its family",
                 record.user_id,

@@ -12,7 +12,7 @@ from ris.v1 import client_pb2, client_pb2_grpc
 from ris_server.convert import client_to_proto, timestamp
 from ris_server.errors import InvalidArgument, NotFound, ResourceExhausted
 from ris_server.hub import Hub
-from ris_server.interceptors import service_errors
+from ris_server.interceptors import current_principal, service_errors
 from ris_server.models import Client, EnrollmentToken
 from ris_server.validation import (
     check_host,
@@ -36,6 +36,16 @@ def _now_ms() -> int:
 class ClientServicer(client_pb2_grpc.ClientServiceServicer):
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
+
+    def _audit(self, principal, action: str, client: Client, **details) -> None:
+        self._hub.audit.record(
+            "client_management",
+            action,
+            actor=principal.user_id,
+            tenant=client.tenant_code,
+            target=client.unique_client_id,
+            **details,
+        )
 
     def _proto(self, client: Client) -> client_pb2.Client:
         session = self._hub.dispatcher.session(client.unique_client_id)
@@ -112,6 +122,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
                 updated_ms=now,
             )
         )
+        self._audit(principal, "add_client", client)
         log.info(
             "user %s added client %s (%s) to tenant %s",
             principal.user_id,
@@ -136,6 +147,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
             client.status = request.status
         client.updated_ms = _now_ms()
         await self._hub.store.update_client(client)
+        self._audit(current_principal(), "update_client", client)
         if client.status == client_pb2.CLIENT_STATUS_INACTIVE:
             self._hub.dispatcher.close_client(client.unique_client_id)
         return client_pb2.UpdateClientResponse(client=self._proto(client))
@@ -153,6 +165,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
         )
         for task_id in ended:
             self._hub.dispatcher.notify_finished(task_id)
+        self._audit(current_principal(), "delete_client", client, cancelled=len(ended))
         log.info("deleted client %s (%s)", client.id, client.unique_client_id)
         return client_pb2.DeleteClientResponse(
             id=client.id, unique_client_id=client.unique_client_id
@@ -176,6 +189,12 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
             client.unique_client_id,
             tenant.code,
             cert.not_valid_after_utc.timestamp(),
+        )
+        self._audit(
+            current_principal(),
+            "issue_certificate",
+            client,
+            serial=format(cert.serial_number, "x"),
         )
         return client_pb2.GetClientConfigResponse(
             client_config=self._hub.client_config(),
@@ -204,6 +223,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
                 expires_at,
             )
         )
+        self._audit(current_principal(), "create_enrollment_token", client)
         log.info("created an enrollment token for client %s", client.unique_client_id)
         return client_pb2.CreateEnrollmentTokenResponse(
             token=token,

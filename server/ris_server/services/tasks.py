@@ -16,7 +16,7 @@ from ris_server.errors import (
     ResourceExhausted,
 )
 from ris_server.hub import Hub
-from ris_server.interceptors import service_errors
+from ris_server.interceptors import current_principal, service_errors
 from ris_server.models import Task
 from ris_server.tokens import Principal
 from ris_server.validation import (
@@ -115,6 +115,15 @@ async def submit_task(
             "retry later",
             retry_after=5,
         )
+    hub.audit.record(
+        "task_execution",
+        "submit",
+        actor=principal.user_id,
+        tenant=tenant_code,
+        target=task.task_id,
+        client=client_id,
+        type=type_name,
+    )
     metrics.TASKS_SUBMITTED.labels(
         metrics.type_label(task_pb2.TaskType.Name(task.type))
     ).inc()
@@ -233,6 +242,13 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
         else:
             metrics.TASKS_FINISHED.labels("cancelled").inc()
             self._hub.dispatcher.notify_finished(task.task_id)
+        self._hub.audit.record(
+            "task_execution",
+            "cancel",
+            actor=current_principal().user_id,
+            tenant=tenant_code,
+            target=task.task_id,
+        )
         log.info("cancel requested for task %s", task.task_id)
         return task_pb2.CancelTaskResponse(task=task_to_proto(task))
 
@@ -248,6 +264,14 @@ class TaskServicer(task_pb2_grpc.TaskServiceServicer):
     async def RedriveTask(self, request, context):
         tenant_code, _ = await self._task(request.task_id)
         task = await self._hub.store.redrive_task(tenant_code, request.task_id)
+        self._hub.audit.record(
+            "task_execution",
+            "redrive",
+            actor=current_principal().user_id,
+            tenant=tenant_code,
+            target=task.task_id,
+            attempt=task.attempt + 1,
+        )
         log.info("task %s re-driven from the dead-letter list", task.task_id)
         await self._hub.dispatcher.fill(task.client_uid)
         return task_pb2.RedriveTaskResponse(task=task_to_proto(task))
