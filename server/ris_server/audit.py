@@ -10,15 +10,12 @@ ids and names only.
 import argparse
 import hashlib
 import json
-import logging
 import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 EVENT_KINDS = ("authentication", "authorization", "task_execution", "client_management")
@@ -65,9 +62,9 @@ def verify_lines(lines) -> Verification:
 
 
 class AuditLog:
-    """Appends chained entries to one file; safe to call from any thread.
+    """Writer of chained entries to one file, safe to call from any thread.
 
-    Only the event kinds in `events` are written; others are dropped.
+    Only the event kinds in `events` are written, and others are dropped.
     """
 
     def __init__(self, path: Path, events: tuple[str, ...] = EVENT_KINDS) -> None:

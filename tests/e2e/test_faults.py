@@ -246,7 +246,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # A zombie is dead but not yet reaped by its parent (sh is gone, so init
-    # reaps it); /proc tells the two apart.
+    # reaps it), and /proc shows the difference.
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().split(") ", 1)[1][0] != "Z"
