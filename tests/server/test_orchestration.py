@@ -73,6 +73,17 @@ async def next_of(agent: RawAgent, kind: str, timeout: float = 10.0):
             return getattr(message, kind), time.time()
 
 
+async def connected_agent(server, api, name="client-1", slots=2, heartbeats=True):
+    """Add a client, enroll it and open its stream; return both."""
+    client = await add_client(api, name)
+    key, cert, _ = await enroll(api, client)
+    agent = RawAgent(server.hub, key, cert)
+    await agent.register(slots=slots)
+    if heartbeats:
+        agent.start_heartbeats()
+    return client, agent
+
+
 async def submit(api, client, priority=3, timeout=30, spec=None):
     return (
         await api.tasks.ExecuteTask(
@@ -98,11 +109,7 @@ async def get_task(api, task_id):
 
 async def test_expired_lease_retries_with_backoff_then_dead_letters(fast):
     server, api = fast
-    client = await add_client(api)
-    key, cert, _ = await enroll(api, client)
-    agent = RawAgent(server.hub, key, cert)
-    await agent.register()
-    agent.start_heartbeats()
+    client, agent = await connected_agent(server, api)
     task = await submit(api, client, timeout=1)
 
     first, _ = await next_of(agent, "assignment")
@@ -216,11 +223,7 @@ async def test_agent_back_within_grace_keeps_its_attempt(fast):
 
 async def test_low_priority_task_not_starved(fast):
     server, api = fast
-    client = await add_client(api)
-    key, cert, _ = await enroll(api, client)
-    agent = RawAgent(server.hub, key, cert)
-    await agent.register(slots=1)
-    agent.start_heartbeats()
+    client, agent = await connected_agent(server, api, slots=1)
 
     await submit(api, client, priority=5)
     low = await submit(api, client, priority=1)
@@ -363,11 +366,7 @@ async def test_task_without_client_goes_to_least_loaded(fast):
 
 async def test_retryable_failure_gets_new_attempt(fast):
     server, api = fast
-    client = await add_client(api)
-    key, cert, _ = await enroll(api, client)
-    agent = RawAgent(server.hub, key, cert)
-    await agent.register()
-    agent.start_heartbeats()
+    client, agent = await connected_agent(server, api)
     task = await submit(api, client)
 
     async def fail(attempt: int, retryable: bool) -> None:
@@ -399,11 +398,7 @@ async def test_retryable_failure_gets_new_attempt(fast):
 
 async def test_task_asking_for_retries_is_dead_lettered_when_exhausted(fast):
     server, api = fast
-    client = await add_client(api)
-    key, cert, _ = await enroll(api, client)
-    agent = RawAgent(server.hub, key, cert)
-    await agent.register()
-    agent.start_heartbeats()
+    client, agent = await connected_agent(server, api)
     task = (
         await api.tasks.ExecuteTask(
             task_pb2.ExecuteTaskRequest(
@@ -435,10 +430,7 @@ async def test_task_asking_for_retries_is_dead_lettered_when_exhausted(fast):
 
 async def test_progress_shows_on_running_task(fast):
     server, api = fast
-    client = await add_client(api)
-    key, cert, _ = await enroll(api, client)
-    agent = RawAgent(server.hub, key, cert)
-    await agent.register()
+    client, agent = await connected_agent(server, api, heartbeats=False)
     task = await submit(api, client)
     assignment, _ = await next_of(agent, "assignment")
     await agent.write(
@@ -492,11 +484,7 @@ async def test_tenant_limits_reject_extra_clients_and_tasks(api, hub_server):
 
 async def test_hub_never_sends_more_than_agent_slots(fast):
     server, api = fast
-    client = await add_client(api)
-    key, cert, _ = await enroll(api, client)
-    agent = RawAgent(server.hub, key, cert)
-    await agent.register(slots=2)
-    agent.start_heartbeats()
+    client, agent = await connected_agent(server, api, slots=2)
     for _ in range(5):
         await submit(api, client)
     first = [(await next_of(agent, "assignment"))[0] for _ in range(2)]
