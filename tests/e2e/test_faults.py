@@ -6,6 +6,8 @@ import signal
 import time
 from collections import Counter
 
+import pytest
+
 from ris.v1 import client_pb2, task_pb2
 from tests.e2e.conftest import AgentProcess, HubProcess, wait_connected
 from tests.e2e.test_end_to_end import wait_task
@@ -26,7 +28,18 @@ def sleep_task(seconds: str) -> task_pb2.TaskSpec:
     )
 
 
-async def add_enrolled_agent(api: Api, hub: HubProcess, root, *extra: str):
+@pytest.fixture
+def started_agents():
+    """Agents a test starts; each is stopped when the test ends."""
+    agents: list[AgentProcess] = []
+    yield agents
+    for agent in agents:
+        agent.stop(signal.SIGKILL)
+
+
+async def add_enrolled_agent(
+    api: Api, hub: HubProcess, root, started: list, *extra: str
+):
     client = (
         await api.clients.AddClient(
             client_pb2.AddClientRequest(name="agent-1", host="localhost"),
@@ -37,6 +50,7 @@ async def add_enrolled_agent(api: Api, hub: HubProcess, root, *extra: str):
         client_pb2.CreateEnrollmentTokenRequest(id=client.id), metadata=api.metadata
     )
     agent = AgentProcess(hub, root / "agent-1")
+    started.append(agent)
     enrolled = agent.enroll(token.token)
     assert enrolled.returncode == 0, enrolled.stderr
     agent.start(*extra)
@@ -51,7 +65,7 @@ async def all_tasks(api: Api) -> list[task_pb2.Task]:
     return list(listing.tasks)
 
 
-async def test_hub_killed_with_200_tasks_in_flight(tmp_path):
+async def test_hub_killed_with_200_tasks_in_flight(tmp_path, started_agents):
     hub = HubProcess(tmp_path, fixed_ports=True).start()
     agent = None
     try:
@@ -59,7 +73,7 @@ async def test_hub_killed_with_200_tasks_in_flight(tmp_path):
             api = Api(channel)
             await api.login()
             client, agent = await add_enrolled_agent(
-                api, hub, tmp_path, "--max-concurrent", "4"
+                api, hub, tmp_path, started_agents, "--max-concurrent", "4"
             )
             request = task_pb2.ExecuteTaskRequest(
                 client_id=client.unique_client_id,
@@ -108,8 +122,12 @@ async def test_hub_killed_with_200_tasks_in_flight(tmp_path):
         hub.stop()
 
 
-async def test_agent_killed_mid_task_finishes_once(hub_process, hub_api, tmp_path):
-    client, agent = await add_enrolled_agent(hub_api, hub_process, tmp_path)
+async def test_agent_killed_mid_task_finishes_once(
+    hub_process, hub_api, tmp_path, started_agents
+):
+    client, agent = await add_enrolled_agent(
+        hub_api, hub_process, tmp_path, started_agents
+    )
     task = (
         await hub_api.tasks.ExecuteTask(
             task_pb2.ExecuteTaskRequest(
@@ -174,7 +192,7 @@ class PausableProxy:
 
 
 async def test_vanished_network_marks_client_disconnected(
-    hub_process, hub_api, tmp_path
+    hub_process, hub_api, tmp_path, started_agents
 ):
     agent_port = int(hub_process.endpoints["agent"].rpartition(":")[2])
     proxy = PausableProxy(agent_port)
@@ -184,6 +202,7 @@ async def test_vanished_network_marks_client_disconnected(
             hub_api,
             hub_process,
             tmp_path,
+            started_agents,
             "--hub-agent-endpoint",
             f"127.0.0.1:{proxy_port}",
         )
@@ -206,8 +225,10 @@ async def test_vanished_network_marks_client_disconnected(
         await proxy.close()
 
 
-async def test_cancel_kills_command_children(hub_process, hub_api, tmp_path):
-    client, _ = await add_enrolled_agent(hub_api, hub_process, tmp_path)
+async def test_cancel_kills_command_children(
+    hub_process, hub_api, tmp_path, started_agents
+):
+    client, _ = await add_enrolled_agent(hub_api, hub_process, tmp_path, started_agents)
     pid_file = tmp_path / "child.pid"
     spec = task_pb2.TaskSpec(
         type=task_pb2.TASK_TYPE_COMMAND,
@@ -254,8 +275,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def test_result_in_outbox_survives_agent_kill(hub_process, hub_api, tmp_path):
-    client, agent = await add_enrolled_agent(hub_api, hub_process, tmp_path)
+async def test_result_in_outbox_survives_agent_kill(
+    hub_process, hub_api, tmp_path, started_agents
+):
+    client, agent = await add_enrolled_agent(
+        hub_api, hub_process, tmp_path, started_agents
+    )
     task = (
         await hub_api.tasks.ExecuteTask(
             task_pb2.ExecuteTaskRequest(
