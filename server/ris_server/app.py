@@ -124,14 +124,18 @@ class HubServer:
             data_dir / "pki", [public_host, *config.server.tls.server_names]
         )
         jwt_config = config.authentication.jwt
-        secret = (
-            jwt_config.secret.encode()
-            if jwt_config.secret
-            else load_or_create_secret(data_dir / "jwt.secret")
-        )
         load_or_create_secret(data_dir / "master.key")
+        verifying_key = None
+        if jwt_config.algorithm != "HS256":
+            secret = Path(jwt_config.private_key_file).read_bytes()
+            verifying_key = Path(jwt_config.public_key_file).read_bytes()
+        elif jwt_config.secret:
+            secret = jwt_config.secret.encode()
+        else:
+            secret = load_or_create_secret(data_dir / "jwt.secret")
         tokens = TokenService(
             secret,
+            verifying_key=verifying_key,
             issuer=jwt_config.issuer,
             audience=jwt_config.audience,
             access_ttl=jwt_config.expiry,

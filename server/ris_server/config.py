@@ -99,7 +99,9 @@ class JwtConfig(_Section):
     refresh_expiry: Duration = 604800.0
     issuer: str = "ris-server"
     audience: str = "ris-api"
-    algorithm: Literal["HS256"] = "HS256"
+    algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    private_key_file: str = ""
+    public_key_file: str = ""
     leeway: Duration = 30.0
 
 
@@ -315,6 +317,19 @@ def _check_consistency(config: HubConfig) -> None:
             f"server.tls.min_version = {tls.min_version!r} is above "
             f"max_version = {tls.max_version!r}"
         )
+    jwt = config.authentication.jwt
+    if jwt.algorithm != "HS256":
+        for key in ("private_key_file", "public_key_file"):
+            path = getattr(jwt, key)
+            if not path:
+                raise ConfigError(
+                    f"authentication.jwt.{key} is required for algorithm "
+                    f"{jwt.algorithm}"
+                )
+            if not Path(path).is_file():
+                raise ConfigError(
+                    f"authentication.jwt.{key} = {path!r}: file not found"
+                )
     policy = config.task_orchestration.retry_policy
     if policy.initial_delay > policy.max_delay:
         raise ConfigError(

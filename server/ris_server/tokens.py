@@ -34,12 +34,17 @@ class RefreshClaims:
 
 
 class TokenService:
-    """Issues and verifies tokens with one pinned algorithm."""
+    """Issues and verifies tokens with one pinned algorithm.
+
+    A token signed with any other algorithm, `none` included, is rejected,
+    so a public key can never be used as an HMAC secret.
+    """
 
     def __init__(
         self,
         secret: bytes,
         *,
+        verifying_key: bytes | None = None,
         issuer: str,
         audience: str,
         access_ttl: float,
@@ -47,7 +52,10 @@ class TokenService:
         leeway: float,
         algorithm: str = "HS256",
     ) -> None:
+        # HS256 signs and verifies with one secret; RS256 and ES256 sign with
+        # the private key in `secret` and verify with `verifying_key`.
         self._secret = secret
+        self._verifying_key = verifying_key if verifying_key is not None else secret
         self._issuer = issuer
         self._audience = audience
         self.access_ttl = access_ttl
@@ -62,7 +70,7 @@ class TokenService:
         try:
             return jwt.decode(
                 token,
-                self._secret,
+                self._verifying_key,
                 algorithms=[self._algorithm],
                 issuer=self._issuer,
                 audience=self._audience,
