@@ -57,14 +57,20 @@ def test_valid_token_round_trips():
     [
         {"iss": "someone-else"},
         {"aud": "other-api"},
-        {"exp": int(time.time()) - 120},
-        {"nbf": int(time.time()) + 120},
+        {"exp": -120},
+        {"nbf": 120},
         {"typ": "refresh"},
         {"tenant": ""},
     ],
 )
 def test_bad_claims_rejected(overrides):
-    token = jwt.encode(claims(**overrides), b"s" * 32, algorithm="HS256")
+    # Times are offsets from now, taken when the test runs, not at import.
+    now = int(time.time())
+    resolved = {
+        key: now + value if key in ("exp", "nbf") else value
+        for key, value in overrides.items()
+    }
+    token = jwt.encode(claims(**resolved), b"s" * 32, algorithm="HS256")
     with pytest.raises(Unauthenticated):
         hs_service().verify_access(token)
 
