@@ -167,6 +167,9 @@ class Dispatcher:
             key = (task.task_id, task.attempt)
             session.inflight.add(key)
             if key not in reported:
+                # NOTE: an agent that crashed mid-task runs it again under the
+                # same attempt number, so that re-run does not count against
+                # max_attempts.
                 log.info(
                     "resending task %s attempt %d to client %s",
                     task.task_id,
