@@ -111,14 +111,12 @@ def redact_spec(spec: task_pb2.TaskSpec) -> task_pb2.TaskSpec:
             if is_secret_name(header):
                 http.headers[header] = _SECRET_MARK
         http.url = _redact_url(http.url)
-    if copy.HasField("command"):
-        for name in list(copy.command.environment):
-            if is_secret_name(name):
-                copy.command.environment[name] = _SECRET_MARK
-    if copy.HasField("docker_service"):
-        for name in list(copy.docker_service.environment):
-            if is_secret_name(name):
-                copy.docker_service.environment[name] = _SECRET_MARK
+    for payload in ("command", "docker_service"):
+        if copy.HasField(payload):
+            environment = getattr(copy, payload).environment
+            for name in list(environment):
+                if is_secret_name(name):
+                    environment[name] = _SECRET_MARK
     return copy
 
 

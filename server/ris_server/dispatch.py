@@ -106,6 +106,9 @@ class Dispatcher:
         self._max_queue_wait = max_queue_wait
         self._rng = rng or random.Random()
         self._sessions: dict[str, AgentSession] = {}
+        # Sum of the in-flight sets of the sessions in _sessions, kept up to
+        # date so the global cap costs no loop over all agents per claim.
+        self._inflight_count = 0
         # One lock for every claim: the free slots of a session and the
         # global cap are read before the claim and updated after it.
         self._fill_lock = asyncio.Lock()
@@ -142,6 +145,7 @@ class Dispatcher:
                 old.session_id,
             )
             old.close()
+            self._inflight_count -= len(old.inflight)
         self._sessions[session.unique_client_id] = session
         self._lost_since.pop(session.unique_client_id, None)
         metrics.AGENTS_CONNECTED.set(len(self._sessions))
@@ -165,7 +169,7 @@ class Dispatcher:
             )
         for task in current:
             key = (task.task_id, task.attempt)
-            session.inflight.add(key)
+            self._set_inflight(session, key, True)
             if key not in reported:
                 # NOTE: an agent that crashed mid-task runs it again under the
                 # same attempt number, so that re-run does not count against
@@ -186,6 +190,7 @@ class Dispatcher:
         session.close()
         if self._sessions.get(session.unique_client_id) is session:
             del self._sessions[session.unique_client_id]
+            self._inflight_count -= len(session.inflight)
             metrics.AGENTS_CONNECTED.set(len(self._sessions))
             self._lost_since[session.unique_client_id] = time.monotonic()
             self._later(
@@ -248,7 +253,7 @@ class Dispatcher:
                 if not tasks:
                     return
                 for task in tasks:
-                    session.inflight.add((task.task_id, task.attempt))
+                    self._set_inflight(session, (task.task_id, task.attempt), True)
                     log.debug(
                         "assigned task %s attempt %d to client %s",
                         task.task_id,
@@ -257,8 +262,18 @@ class Dispatcher:
                     )
                     session.send(assignment_for(task))
 
+    def _set_inflight(self, session: AgentSession, key: tuple[str, int], present: bool):
+        """Add or remove an attempt of a session, keeping the running count."""
+        before = len(session.inflight)
+        if present:
+            session.inflight.add(key)
+        else:
+            session.inflight.discard(key)
+        if self._sessions.get(session.unique_client_id) is session:
+            self._inflight_count += len(session.inflight) - before
+
     def _inflight_total(self) -> int:
-        return sum(len(s.inflight) for s in self._sessions.values())
+        return self._inflight_count
 
     def _global_free(self) -> int:
         return self._max_concurrent - self._inflight_total()
@@ -291,7 +306,7 @@ class Dispatcher:
             if decision != "retried":
                 await self._store_result(report, dead_lettered=decision == "exhausted")
         at_cap = self._global_free() <= 0
-        session.inflight.discard((report.task_id, report.attempt))
+        self._set_inflight(session, (report.task_id, report.attempt), False)
         session.send(
             agent_pb2.ConnectResponse(
                 result_ack=agent_pb2.ResultAck(
@@ -498,7 +513,7 @@ class Dispatcher:
         for task in expired:
             session = self._sessions.get(task.client_uid)
             if session is not None:
-                session.inflight.discard((task.task_id, task.attempt))
+                self._set_inflight(session, (task.task_id, task.attempt), False)
                 self._send_cancel(session, task, "lease expired")
             await self.retry_or_fail(
                 task,

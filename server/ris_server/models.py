@@ -1,6 +1,6 @@
 """Domain records as the stores keep them.
 
-Times are float seconds since the Unix epoch (UTC) unless a field says
+Times are float seconds since the Unix epoch (UTC) unless a field states
 otherwise. Task payloads and results are kept as serialized protobuf bytes so
 that the stores never interpret them.
 """

@@ -1,4 +1,4 @@
-"""Which roles may call which RPC.
+"""Access rules: the roles allowed to call each RPC.
 
 Every RPC of the ris.v1 services has exactly one entry. PUBLIC methods need
 no access token: they authenticate by other means (a password, a refresh

@@ -1,8 +1,8 @@
 """JWT access and refresh tokens.
 
 Access tokens carry the user, role and tenant. Refresh tokens carry a family
-id; the store keeps each refresh token's state so that a token works once and
-a reused token revokes its whole family.
+id. The store keeps each refresh token's state, so a token works once and a
+reused token revokes its whole family.
 """
 
 import time

@@ -202,7 +202,7 @@ async def _sleep(seconds: float) -> None:
 
 
 class _EchoHandler(http.server.BaseHTTPRequestHandler):
-    """Answers every request with what it received, as JSON."""
+    """Echo handler: returns every request it received as JSON."""
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,4 +1,4 @@
-"""Every documented REST route of a real hub answers with the documented shape."""
+"""Every documented REST route of a real hub returns the documented shape."""
 
 import asyncio
 import sys

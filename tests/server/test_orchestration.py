@@ -325,6 +325,10 @@ async def test_global_max_concurrent_tasks_holds(hub_factory):
             assert time.monotonic() < deadline, "queued task not started at the cap"
             await asyncio.sleep(0.1)
         assert await tasks_in(task_pb2.TASK_STATUS_QUEUED) == []
+        dispatcher = server.hub.dispatcher
+        sessions = dispatcher._sessions.values()
+        assert dispatcher._inflight_total() == sum(len(s.inflight) for s in sessions)
+        assert dispatcher._inflight_total() == 3
         for _, agent in agents:
             await agent.close()
 
@@ -406,7 +410,7 @@ async def test_retryable_failure_gets_new_attempt(fast):
     await agent.close()
 
 
-async def test_task_asking_for_retries_is_dead_lettered_when_exhausted(fast):
+async def test_retry_on_failure_exhausted_dead_letters(fast):
     server, api = fast
     client, agent = await connected_agent(server, api)
     task = (

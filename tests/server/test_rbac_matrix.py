@@ -126,9 +126,7 @@ async def test_naming_other_tenant_needs_superadmin(role_apis, api):
     assert mismatches == []
 
 
-async def test_other_tenant_records_are_not_found_for_every_role(
-    role_apis, api, hub_server
-):
+async def test_other_tenant_client_not_found(role_apis, api, hub_server):
     await api.tenants.CreateTenant(
         tenant_pb2.CreateTenantRequest(code="far", name="Far"), metadata=api.metadata
     )

@@ -241,6 +241,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             session.close()
 
     async def _on_heartbeat(self, session: AgentSession, heartbeat) -> None:
+        # NOTE: one synchronous store write per heartbeat; with many thousand
+        # agents these writes may need batching.
         usage = heartbeat.resource_usage
         await self._hub.store.record_heartbeat(
             session.unique_client_id,

@@ -130,6 +130,17 @@ def _tenant(row: tuple) -> Tenant:
     )
 
 
+def _tenant_task(db: sqlite3.Connection, tenant_code: str, task_id: str) -> Task:
+    """Read one task of a tenant inside a transaction; raise NotFound."""
+    row = db.execute(
+        f"SELECT {_TASK_COLUMNS} FROM tasks WHERE tenant_code = ? AND task_id = ?",
+        (tenant_code, task_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"task {task_id} not found")
+    return _task(row)
+
+
 class SqliteStore:
     """Repository on one SQLite file."""
 
@@ -739,14 +750,7 @@ class SqliteStore:
 
     async def request_cancel(self, tenant_code: str, task_id: str, now: float) -> Task:
         def cancel(db: sqlite3.Connection) -> Task:
-            row = db.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks "
-                "WHERE tenant_code = ? AND task_id = ?",
-                (tenant_code, task_id),
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"task {task_id} not found")
-            task = _task(row)
+            task = _tenant_task(db, tenant_code, task_id)
             if task.status in (PENDING, QUEUED):
                 task.status = CANCELLED
                 task.completed_at = now
@@ -790,14 +794,7 @@ class SqliteStore:
 
     async def redrive_task(self, tenant_code: str, task_id: str) -> Task:
         def redrive(db: sqlite3.Connection) -> Task:
-            row = db.execute(
-                f"SELECT {_TASK_COLUMNS} FROM tasks "
-                "WHERE tenant_code = ? AND task_id = ?",
-                (tenant_code, task_id),
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"task {task_id} not found")
-            task = _task(row)
+            task = _tenant_task(db, tenant_code, task_id)
             if not task.dead_lettered:
                 raise FailedPrecondition(
                     f"task {task_id} is not on the dead-letter list"
