@@ -31,11 +31,21 @@ def write_config(path: Path, **sections) -> Path:
     config = {
         "client_management": {"heartbeat_interval": "1s", "connection_timeout": "4s"},
         "task_orchestration": {"task_timeout": "30s", "lease_grace": "2s"},
+        # Suites that are not about rate limits send bursts from one address.
+        "security": {"rate_limiting": {"enabled": False}},
     }
-    for name, value in sections.items():
-        config.setdefault(name, {}).update(value)
+    _merge(config, sections)
     path.write_text(json.dumps(config))
     return path
+
+
+def _merge(base: dict, extra: dict) -> None:
+    """Merge `extra` into `base`, descending into nested objects."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
 
 
 @dataclass

@@ -13,9 +13,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from ris_server.durations import parse_duration
+from ris_server.sizes import parse_size
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds, written in the file as "30s", "5m", "1h30m" or a number."""
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+"""A size in bytes, written in the file as "100MB", "64KiB" or a number."""
 
 DEFAULT_CONFIG_PATH = "/app/config/config.json"
 
@@ -111,8 +115,26 @@ class SessionConfig(_Section):
     max_concurrent: int = Field(default=5, ge=1)
 
 
-class LdapConfig(_OpenSection):
+class LdapConfig(_Section):
+    """Directory login: a user found by `user_filter` under `base_dn` binds
+    with their own password; `group_filter` finds the groups that grant roles.
+    """
+
     enabled: bool = False
+    url: str = ""
+    base_dn: str = ""
+    bind_dn: str = ""
+    bind_password: str = ""
+    user_filter: str = "(uid=%s)"
+    group_filter: str = "(member=%s)"
+    group_base_dn: str = ""
+    group_roles: dict[str, Literal["readonly", "operator", "admin", "superadmin"]] = (
+        Field(default_factory=dict)
+    )
+    tenant: str = ""
+    start_tls: bool = False
+    ca_file: str = ""
+    timeout: Duration = 5.0
 
 
 class AuthenticationConfig(_Section):
@@ -182,6 +204,69 @@ class ClientManagementConfig(_Section):
     )
 
 
+class RateLimitingConfig(_Section):
+    """Token buckets per principal and per client address on the API port."""
+
+    enabled: bool = True
+    requests_per_minute: int = Field(default=100, ge=1, le=1_000_000)
+    burst_size: int = Field(default=20, ge=1, le=1_000_000)
+    ip_whitelist: list[str] = Field(default_factory=list)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    login_failures_per_minute: int = Field(default=5, ge=1, le=10_000)
+
+
+AuditEventKind = Literal[
+    "authentication", "authorization", "task_execution", "client_management"
+]
+
+
+class AuditConfig(_Section):
+    enabled: bool = True
+    events: list[AuditEventKind] = Field(
+        default_factory=lambda: [
+            "authentication",
+            "authorization",
+            "task_execution",
+            "client_management",
+        ]
+    )
+    retention_days: int = Field(default=90, ge=1, le=36500)
+    format: Literal["json"] = "json"
+
+
+class DataAtRestConfig(_Section):
+    enabled: bool = True
+    algorithm: Literal["AES-256-GCM"] = "AES-256-GCM"
+    key_rotation_days: int = Field(default=90, ge=1, le=3650)
+    master_key_file: str = ""
+
+
+class DataInTransitConfig(_Section):
+    enabled: bool = True
+    min_tls_version: Literal["1.2", "1.3"] = "1.2"
+
+
+class EncryptionConfig(_Section):
+    data_at_rest: DataAtRestConfig = Field(default_factory=DataAtRestConfig)
+    data_in_transit: DataInTransitConfig = Field(default_factory=DataInTransitConfig)
+
+
+class SecurityConfig(_Section):
+    rate_limiting: RateLimitingConfig = Field(default_factory=RateLimitingConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    encryption: EncryptionConfig = Field(default_factory=EncryptionConfig)
+
+
+class AuditLogConfig(_Section):
+    """Where the audit log lives and when its files rotate."""
+
+    enabled: bool = True
+    path: str = ""
+    max_size: ByteSize = 100_000_000
+    max_backups: int = Field(default=30, ge=0, le=100_000)
+    max_age: int = Field(default=365, ge=1, le=36500)
+
+
 class MetricsConfig(_Section):
     enabled: bool = True
     host: str = ""
@@ -214,10 +299,10 @@ class HubConfig(_Section):
     client_management: ClientManagementConfig = Field(
         default_factory=ClientManagementConfig
     )
-    security: dict[str, Any] = Field(default_factory=dict)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    audit_log: dict[str, Any] = Field(default_factory=dict)
+    audit_log: AuditLogConfig = Field(default_factory=AuditLogConfig)
     performance: dict[str, Any] = Field(default_factory=dict)
     features: dict[str, Any] = Field(default_factory=dict)
 
