@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +21,16 @@ from ris.v1 import (
     system_pb2_grpc,
     task_pb2_grpc,
     tenant_pb2_grpc,
+    user_pb2_grpc,
 )
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "test-bootstrap-password"
+
+
+# Set to "database" to run the suites with a database per tenant; a test
+# that sets multi_tenant.tenant_isolation itself keeps its value.
+ISOLATION_ENV = "RIS_TEST_TENANT_ISOLATION"
 
 
 def write_config(path: Path, **sections) -> Path:
@@ -35,6 +42,9 @@ def write_config(path: Path, **sections) -> Path:
         "security": {"rate_limiting": {"enabled": False}},
     }
     _merge(config, sections)
+    forced = os.environ.get(ISOLATION_ENV)
+    if forced:
+        config.setdefault("multi_tenant", {}).setdefault("tenant_isolation", forced)
     path.write_text(json.dumps(config))
     return path
 
@@ -78,6 +88,10 @@ class Api:
     @property
     def agents(self):
         return agent_pb2_grpc.AgentServiceStub(self.channel)
+
+    @property
+    def users(self):
+        return user_pb2_grpc.UserServiceStub(self.channel)
 
     @property
     def system(self):

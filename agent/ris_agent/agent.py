@@ -21,6 +21,7 @@ from ris_agent.host import ResourceProbe, host_type
 from ris_agent.http_executor import CAPABILITY as HTTP_REQUEST
 from ris_agent.http_executor import execute_http_request
 from ris_agent.outbox import Outbox
+from ris_agent.renewal import DEFAULT_RENEW_FRACTION, CertificateRenewer
 from ris_agent.runner import RunnerLimits, TaskRunner
 from ris_agent.state import DataDir
 
@@ -50,6 +51,11 @@ class AgentSettings:
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     """Seconds that running tasks get to finish after a stop signal."""
     detect_docker: bool = True
+    unique_client_id: str = ""
+    tenant_code: str = ""
+    renew_fraction: float = DEFAULT_RENEW_FRACTION
+    """Renew the certificate when less than this fraction of its lifetime is
+    left; 0 turns renewal off."""
 
 
 async def build_executors(detect_docker: bool) -> dict[str, Executor]:
@@ -90,6 +96,8 @@ class Agent:
             capabilities=runner.capabilities,
             max_concurrent_tasks=settings.max_concurrent,
             host_type=host_type(),
+            unique_client_id=settings.unique_client_id,
+            tenant_code=settings.tenant_code,
         )
         connection = HubConnection(
             endpoint=settings.endpoint,
@@ -108,11 +116,26 @@ class Agent:
         )
 
         connection_task = asyncio.create_task(connection.run())
+        renewal_task = None
+        if settings.renew_fraction > 0:
+            renewer = CertificateRenewer(
+                settings.endpoint,
+                settings.data_dir,
+                settings.renew_fraction,
+                lambda serial: connection.request_reconnect(
+                    f"certificate renewed (serial {serial})"
+                ),
+            )
+            renewal_task = asyncio.create_task(renewer.run())
         stop_wait = asyncio.create_task(stop_event.wait())
         await asyncio.wait(
             {connection_task, stop_wait}, return_when=asyncio.FIRST_COMPLETED
         )
         stop_wait.cancel()
+        if renewal_task is not None:
+            renewal_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal_task
         exit_code = await self._shut_down(runner, connection_task)
         logger.info("agent stopped")
         return exit_code

@@ -86,6 +86,15 @@ class HubConnection:
         self._probe = resource_probe
         self._sequence = 0
         self._last_received = time.monotonic()
+        self._reconnect = asyncio.Event()
+        self._reconnect_reason = ""
+
+    def request_reconnect(self, reason: str) -> None:
+        """End the current stream and open a new one at once, for example with a
+        renewed certificate. Running tasks go on; their results are resent from
+        the outbox after the new registration."""
+        self._reconnect_reason = reason
+        self._reconnect.set()
 
     async def run(self) -> None:
         """Connect and reconnect until cancelled.
@@ -98,9 +107,10 @@ class HubConnection:
             drain_delay, reason, rejected = await self._run_session_logged()
             if drain_delay is not None:
                 logger.info(
-                    "reconnecting to %s in %.1f s as the hub asked",
+                    "reconnecting to %s in %.1f s: %s",
                     self._endpoint,
                     drain_delay,
+                    reason,
                 )
                 await asyncio.sleep(drain_delay)
                 continue
@@ -127,7 +137,10 @@ class HubConnection:
     async def _run_session_logged(self) -> tuple[float | None, str, bool]:
         """Run one stream; return (drain delay or None, end reason, rejected)."""
         try:
-            return await self._run_session(), "the hub drained the stream", False
+            delay = await self._run_session()
+            reason = self._reconnect_reason or "the hub drained the stream"
+            self._reconnect_reason = ""
+            return delay, reason, False
         except grpc.aio.AioRpcError as error:
             if error.code() in _REJECTED_CODES:
                 logger.error(
@@ -153,6 +166,9 @@ class HubConnection:
 
         Raises grpc.aio.AioRpcError, StreamEnded, TimeoutError or OSError.
         """
+        # Cleared before the files are read: a renewal installed after this
+        # point still ends the stream it did not use.
+        self._reconnect.clear()
         credentials = load_channel_credentials(self._data_dir)
         async with grpc.aio.secure_channel(
             self._endpoint, credentials, options=CHANNEL_OPTIONS
@@ -180,11 +196,13 @@ class HubConnection:
         ack = response.registration_ack
         self._backoff.reset()
         logger.info(
-            "registered with %s as client %s of tenant %s (session %s, %d running)",
+            "registered with %s as client %s of tenant %s (session %s, certificate "
+            "%s, %d running)",
             self._endpoint,
             ack.unique_client_id,
             ack.tenant_code,
             ack.session_id,
+            ack.certificate_serial or "-",
             len(registration.running),
         )
         return ack
@@ -203,6 +221,7 @@ class HubConnection:
             asyncio.create_task(
                 self._heartbeat_loop(outgoing, interval, silence_limit)
             ),
+            asyncio.create_task(self._reconnect_wait()),
         ]
         self._runner.set_sender(outgoing.put_nowait)
         try:
@@ -214,6 +233,11 @@ class HubConnection:
             for loop in loops:
                 loop.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+
+    async def _reconnect_wait(self) -> float:
+        """Return 0 (reconnect at once) when a reconnect is requested."""
+        await self._reconnect.wait()
+        return 0.0
 
     async def _write_loop(self, call, outgoing: asyncio.Queue) -> float:
         while True:

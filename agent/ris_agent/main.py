@@ -30,6 +30,7 @@ from ris_agent.enroll import (
 )
 from ris_agent.host import default_hostname
 from ris_agent.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
+from ris_agent.renewal import DEFAULT_RENEW_FRACTION, recover_pending_renewal
 from ris_agent.state import (
     DATA_DIR_ENV,
     DataDir,
@@ -73,6 +74,16 @@ def _positive_float(value: str) -> float:
         raise argparse.ArgumentTypeError(f"invalid number {value!r}") from None
     if number < 0:
         raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
+    return number
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {value!r}") from None
+    if not 0 <= number <= 0.9:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: 0 to 0.9")
     return number
 
 
@@ -177,6 +188,14 @@ def _add_run_parser(commands, common: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="seconds running tasks get to finish after SIGTERM (default: %(default)s)",
     )
+    parser.add_argument(
+        "--renew-fraction",
+        type=_fraction,
+        default=DEFAULT_RENEW_FRACTION,
+        metavar="F",
+        help="renew the certificate when less than this fraction of its lifetime "
+        "is left, 0 to 0.9; 0 turns renewal off (default: 1/3)",
+    )
     parser.set_defaults(handler=run_command)
 
 
@@ -258,7 +277,15 @@ def run_command(args: argparse.Namespace) -> int:
         heartbeat_interval=float(state.heartbeat_interval or 30),
         reconnect_policy=state.reconnect_policy,
         shutdown_grace=args.shutdown_grace,
+        unique_client_id=state.unique_client_id,
+        tenant_code=state.tenant_code,
+        renew_fraction=args.renew_fraction,
     )
+    try:
+        recover_pending_renewal(data_dir)
+    except OSError as error:
+        logger.error("cannot finish an interrupted certificate renewal: %s", error)
+        return 1
     try:
         return asyncio.run(run_until_signal(settings))
     except OSError as error:  # for example an outbox directory that cannot be created

@@ -80,6 +80,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def forwarded_for_header(request: Request) -> str | None:
+    """Return the X-Forwarded-For values of the request joined in order, or
+    None; several headers form one list, as RFC 9110 defines."""
+    values = request.headers.getlist("x-forwarded-for")
+    return ", ".join(values) if values else None
+
+
 def raw_path(request: Request) -> str:
     """Return the percent-encoded path of the request, without the query."""
     raw = request.scope.get("raw_path")
@@ -135,9 +142,11 @@ class ApiHandler:
             )
             metadata = backend_metadata(
                 authorization=request.headers.get("authorization"),
-                incoming_forwarded_for=request.headers.get("x-forwarded-for"),
+                incoming_forwarded_for=forwarded_for_header(request),
                 client_host=request.client.host if request.client else None,
                 request_id=request_id_of(request),
+                trusted_proxies=self._settings.trusted_proxy_networks,
+                edge_key=self._settings.edge_key,
             )
         except RouteNotFoundError:
             return _reject(

@@ -68,7 +68,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
     async def openapi_document(request: Request) -> JSONResponse:
         return JSONResponse(document)
 
-    probes = Probes(backend)
+    probes = Probes(backend, settings)
     handler = ApiHandler(
         table,
         backend,

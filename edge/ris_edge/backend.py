@@ -91,11 +91,12 @@ class Backend:
             timeout=self._settings.probe_timeout,
         )
 
-    async def check_serving(self) -> int:
+    async def check_serving(self, metadata: Metadata = ()) -> int:
         """Return the grpc.health.v1 serving status of the whole server ("")."""
         stub = health_pb2_grpc.HealthStub(self._require_channel())
         response = await stub.Check(
             health_pb2.HealthCheckRequest(service=""),
+            metadata=metadata,
             timeout=self._settings.probe_timeout,
         )
         return response.status

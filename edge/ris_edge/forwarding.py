@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
+
+from ris_server.client_address import (
+    CLIENT_ADDRESS_KEY,
+    EDGE_SIGNATURE_KEY,
+    IPNetwork,
+    forwarded_hops,
+    parse_address,
+    resolve_client,
+    sign_client_address,
+)
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -33,17 +44,48 @@ def forwarded_for(incoming: str | None, client_host: str | None) -> str | None:
     return ", ".join(hops) or None
 
 
+def client_address_metadata(
+    *,
+    client_host: str | None,
+    incoming_forwarded_for: str | None,
+    trusted_proxies: Sequence[IPNetwork],
+    edge_key: bytes | None,
+) -> list[tuple[str, str]]:
+    """Return the HTTP client's address and its signature under the edge key,
+    as the hub expects them; empty without a key or a client address.
+
+    The address is the peer's unless the peer is a trusted proxy, in which
+    case X-Forwarded-For is walked from the right past trusted proxies, as
+    the hub does for its own peers.
+    """
+    if not edge_key or not client_host:
+        return []
+    peer = parse_address(client_host)
+    if peer is None:
+        return []
+    hops = forwarded_hops([incoming_forwarded_for or ""])
+    address = str(resolve_client(peer, hops, trusted_proxies))
+    return [
+        (CLIENT_ADDRESS_KEY, address),
+        (EDGE_SIGNATURE_KEY, sign_client_address(edge_key, address)),
+    ]
+
+
 def backend_metadata(
     *,
     authorization: str | None,
     incoming_forwarded_for: str | None,
     client_host: str | None,
     request_id: str,
+    trusted_proxies: Sequence[IPNetwork] = (),
+    edge_key: bytes | None = None,
 ) -> list[tuple[str, str]]:
     """Return the metadata of a backend call.
 
-    Raises InvalidHeaderError when the Authorization or X-Forwarded-For header
-    contains characters that gRPC metadata cannot carry.
+    With an edge key the metadata carries the signed client address (see
+    client_address_metadata). Raises InvalidHeaderError when the Authorization
+    or X-Forwarded-For header contains characters that gRPC metadata cannot
+    carry.
     """
     metadata = [(REQUEST_ID_HEADER, request_id)]
     if authorization:
@@ -54,6 +96,14 @@ def backend_metadata(
     chain = forwarded_for(incoming_forwarded_for, client_host)
     if chain:
         metadata.append(("x-forwarded-for", chain))
+    metadata.extend(
+        client_address_metadata(
+            client_host=client_host,
+            incoming_forwarded_for=incoming_forwarded_for,
+            trusted_proxies=trusted_proxies,
+            edge_key=edge_key,
+        )
+    )
     return metadata
 
 

@@ -9,7 +9,12 @@ from collections.abc import Sequence
 import uvicorn
 
 from ris_edge.app import create_app
-from ris_edge.settings import DEFAULT_CALL_TIMEOUT, DEFAULT_MAX_BODY_BYTES, EdgeSettings
+from ris_edge.settings import (
+    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    MIN_EDGE_KEY_BYTES,
+    EdgeSettings,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="origin allowed by CORS; repeat for more; CORS is off when omitted",
     )
     parser.add_argument(
+        "--edge-key-file",
+        help="copy of the hub's DATA/edge.key; with it the hub rate-limits each HTTP "
+        "client by its own address, without it all REST callers share the edge's",
+    )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="address or CIDR network of a proxy in front of the edge whose "
+        "X-Forwarded-For is believed; repeat for more",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -72,6 +90,20 @@ def settings_from_args(
                 ca_pem = ca_file.read()
         except OSError as error:
             parser.error(f"cannot read --ca-file {args.ca_file}: {error.strerror}")
+    edge_key = None
+    if args.edge_key_file:
+        try:
+            with open(args.edge_key_file, "rb") as key_file:
+                edge_key = key_file.read()
+        except OSError as error:
+            parser.error(
+                f"cannot read --edge-key-file {args.edge_key_file}: {error.strerror}"
+            )
+        if len(edge_key) < MIN_EDGE_KEY_BYTES:
+            parser.error(
+                f"--edge-key-file {args.edge_key_file} contains {len(edge_key)} bytes, "
+                f"fewer than {MIN_EDGE_KEY_BYTES}; copy the hub's DATA/edge.key"
+            )
     try:
         return EdgeSettings(
             backend=args.backend,
@@ -81,6 +113,8 @@ def settings_from_args(
             cors_enabled=bool(args.cors_origin),
             cors_allowed_origins=tuple(args.cors_origin),
             max_body_bytes=args.max_body_bytes,
+            edge_key=edge_key,
+            trusted_proxies=tuple(args.trusted_proxy),
         )
     except ValueError as error:
         parser.error(str(error))

@@ -47,6 +47,7 @@ class EdgeServer:
         *,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        ssl_ciphers: str = "ECDHE+AESGCM:ECDHE+CHACHA20",
         startup_timeout: float = 10.0,
         shutdown_timeout: float = 10.0,
     ) -> EdgeServer:
@@ -63,6 +64,7 @@ class EdgeServer:
             port=port,
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
+            ssl_ciphers=ssl_ciphers,
             lifespan="on",
             # The edge appends the peer address to X-Forwarded-For itself, so
             # uvicorn must not replace the peer address from that header.

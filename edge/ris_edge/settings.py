@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ris_server.client_address import IPNetwork, parse_networks
 
 DEFAULT_CALL_TIMEOUT = 330.0
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# The hub writes 32 random bytes; a shorter key is a wrong or truncated file.
+MIN_EDGE_KEY_BYTES = 32
 
 
 @dataclass
@@ -39,6 +43,13 @@ class EdgeSettings:
     )
     # Largest request body, in bytes; a larger one gets HTTP 413.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Secret shared with the hub (its DATA/edge.key). With it the edge sends
+    # each HTTP client's address, signed, so the hub's rate limits apply per
+    # client. Without it every REST caller counts as the edge's own address.
+    edge_key: bytes | None = field(default=None, repr=False)
+    # Addresses or CIDR networks of proxies in front of the edge whose
+    # X-Forwarded-For entries are believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_backend_address(self.backend)
@@ -54,6 +65,18 @@ class EdgeSettings:
             "cors_allowed_headers",
         ):
             setattr(self, name, tuple(getattr(self, name)))
+        self.trusted_proxies = tuple(self.trusted_proxies)
+        try:
+            self.trusted_proxy_networks: tuple[IPNetwork, ...] = parse_networks(
+                self.trusted_proxies
+            )
+        except ValueError as error:
+            raise ValueError(f"trusted_proxies: {error}") from None
+        if self.edge_key is not None and len(self.edge_key) < MIN_EDGE_KEY_BYTES:
+            raise ValueError(
+                f"edge_key must be at least {MIN_EDGE_KEY_BYTES} bytes, got "
+                f"{len(self.edge_key)}"
+            )
 
 
 def check_backend_address(address: str) -> None:

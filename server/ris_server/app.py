@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 from pathlib import Path
 
 import grpc
@@ -25,16 +26,20 @@ from ris.v1 import (
     task_pb2_grpc,
     tenant_pb2,
     tenant_pb2_grpc,
+    user_pb2,
+    user_pb2_grpc,
 )
-from ris_server import bootstrap
-from ris_server.audit import AuditLog
-from ris_server.config import HubConfig
+from ris_server import bootstrap, tls_policy
+from ris_server.audit import AuditLog, Retention
+from ris_server.client_address import ClientAddressResolver, parse_networks
+from ris_server.config import ConfigError, HubConfig
 from ris_server.dispatch import Dispatcher
 from ris_server.hub import Hub
 from ris_server.interceptors import AuthInterceptor
 from ris_server.pki import CertificateAuthority, write_private
+from ris_server.request_limits import RequestLimiter, build_limiter
 from ris_server.retry import RetryPolicy
-from ris_server.secrets_store import load_or_create_secret
+from ris_server.secrets_store import MasterKeyLock, load_or_create_secret
 from ris_server.services.agents import AgentServicer
 from ris_server.services.auth import AuthServicer
 from ris_server.services.clients import ClientServicer
@@ -42,7 +47,9 @@ from ris_server.services.service_mgmt import ServiceManagementServicer
 from ris_server.services.system import SystemServicer
 from ris_server.services.tasks import TaskServicer
 from ris_server.services.tenants import TenantServicer
-from ris_server.store.sqlite import SqliteStore
+from ris_server.services.users import UserServicer
+from ris_server.session_manager import load_revocations
+from ris_server.store import open_store
 from ris_server.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -64,9 +71,13 @@ SERVER_OPTIONS = [
     ("grpc.so_reuseport", 0),
 ]
 
+# Key file in the data directory that the REST edge signs client addresses with.
+EDGE_KEY_FILE = "edge.key"
+
 SERVICE_NAMES = (
     auth_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
     tenant_pb2.DESCRIPTOR.services_by_name["TenantService"].full_name,
+    user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
     client_pb2.DESCRIPTOR.services_by_name["ClientService"].full_name,
     task_pb2.DESCRIPTOR.services_by_name["TaskService"].full_name,
     service_pb2.DESCRIPTOR.services_by_name["ServiceManagementService"].full_name,
@@ -81,7 +92,12 @@ def _audit_log(config: HubConfig) -> AuditLog:
     enabled = settings.enabled and config.audit_log.enabled
     events = tuple(settings.events) if enabled else ()
     path = config.audit_log.path or config.data_dir / "audit.log"
-    return AuditLog(Path(path), events)
+    retention = Retention(
+        max_bytes=config.audit_log.max_size,
+        max_backups=config.audit_log.max_backups,
+        max_age_days=min(settings.retention_days, config.audit_log.max_age),
+    )
+    return AuditLog(Path(path), events, retention)
 
 
 def _shown(host: str) -> str:
@@ -108,17 +124,30 @@ class HubServer:
         self._edge = None
         self._watchdog: asyncio.Task | None = None
         self._metrics_server = None
+        self._limiter: RequestLimiter | None = None
+        self._master_key_lock: MasterKeyLock | None = None
+        self._edge_key = b""
 
     async def start(self) -> Hub:
         config = self.config
+        tls_suites = tls_policy.check_cipher_suites(
+            config.server.tls.cipher_suites, "server.tls.cipher_suites"
+        )
+        try:
+            tls_policy.require_cipher_suites(tls_suites)
+        except tls_policy.TlsPolicyError as exc:
+            raise ConfigError(str(exc)) from None
         data_dir = config.data_dir
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         public_host = _public_host(config)
+        tls = config.server.tls
         ca = CertificateAuthority(
-            data_dir / "pki", [public_host, *config.server.tls.server_names]
+            data_dir / "pki",
+            [public_host, *tls.server_names],
+            ca_file=tls.ca_file,
+            ca_key_file=tls.ca_key_file,
         )
         jwt_config = config.authentication.jwt
-        load_or_create_secret(data_dir / "master.key")
         verifying_key = None
         if jwt_config.algorithm != "HS256":
             secret = Path(jwt_config.private_key_file).read_bytes()
@@ -137,9 +166,16 @@ class HubServer:
             leeway=jwt_config.leeway,
             algorithm=jwt_config.algorithm,
         )
-        db_path = Path(config.database.sqlite_path or data_dir / "ris.db")
-        store = await SqliteStore.open(db_path)
+        store = await open_store(config)
+        try:
+            _keyring, self._master_key_lock = await bootstrap.open_keyring(
+                store, config
+            )
+        except BaseException:
+            await store.close()
+            raise
         await store.mark_all_disconnected()
+        await load_revocations(store, tokens)
         tenant = await bootstrap.ensure_default_tenant(store, config)
         await bootstrap.ensure_superadmin(store, tenant)
         orchestration = config.task_orchestration
@@ -157,6 +193,12 @@ class HubServer:
         )
         hub = Hub(config, store, tokens, ca, dispatcher, _audit_log(config))
         hub.endpoints.public_host = public_host
+        hub.revoked.add(await store.revoked_serials(time.time()))
+        log.info("loaded %d revoked certificate serials", len(hub.revoked))
+        # The REST edge signs the HTTP client's address with this key; a
+        # standalone edge reads the file (ris-edge --edge-key-file).
+        self._edge_key = load_or_create_secret(data_dir / EDGE_KEY_FILE)
+        self._limiter = build_limiter(config)
         self.hub = hub
         await self._start_grpc(hub)
         if config.server.edge_enabled:
@@ -177,12 +219,23 @@ class HubServer:
     async def _start_grpc(self, hub: Hub) -> None:
         config = self.config
         server = grpc.aio.server(
-            interceptors=[AuthInterceptor(hub.tokens, hub.audit)],
+            interceptors=[
+                AuthInterceptor(
+                    hub.tokens,
+                    hub.audit,
+                    addresses=ClientAddressResolver(
+                        parse_networks(config.security.rate_limiting.trusted_proxies),
+                        self._edge_key,
+                    ),
+                    limiter=self._limiter,
+                )
+            ],
             options=SERVER_OPTIONS,
         )
         auth_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(hub), server)
         tenant_pb2_grpc.add_TenantServiceServicer_to_server(TenantServicer(hub), server)
         client_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(hub), server)
+        user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(hub), server)
         task_pb2_grpc.add_TaskServiceServicer_to_server(TaskServicer(hub), server)
         service_pb2_grpc.add_ServiceManagementServiceServicer_to_server(
             ServiceManagementServicer(hub), server
@@ -256,12 +309,19 @@ class HubServer:
             cors_allowed_origins=cors.allowed_origins,
             cors_allowed_methods=cors.allowed_methods,
             cors_allowed_headers=cors.allowed_headers,
+            edge_key=self._edge_key,
+            trusted_proxies=tuple(config.security.rate_limiting.trusted_proxies),
         )
         ssl_options = {}
         if tls.enabled:
             ssl_options = {
                 "ssl_certfile": tls.cert_file or str(hub.ca.server_cert_path),
                 "ssl_keyfile": tls.key_file or str(hub.ca.server_key_path),
+                "ssl_ciphers": tls_policy.edge_ciphers(
+                    tls_policy.check_cipher_suites(
+                        tls.cipher_suites, "server.tls.cipher_suites"
+                    )
+                ),
             }
         self._edge = await EdgeServer.start(
             settings, host=config.server.host, port=config.server.port, **ssl_options
@@ -323,4 +383,8 @@ class HubServer:
             self._metrics_server.shutdown()
         if self.hub is not None:
             await self.hub.store.close()
+        if self._master_key_lock is not None:
+            self._master_key_lock.release()
+        if self._limiter is not None:
+            await self._limiter.close()
         log.info("hub stopped")

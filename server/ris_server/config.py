@@ -9,11 +9,24 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
+from ris_server import tls_policy
+from ris_server.ca_files import CaConfigError, check_ca_settings
+from ris_server.client_address import parse_network
 from ris_server.durations import parse_duration
+from ris_server.errors import InvalidArgument
 from ris_server.sizes import parse_size
+from ris_server.validation import check_tenant_code
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds, written in the file as "30s", "5m", "1h30m" or a number."""
@@ -197,11 +210,22 @@ class ClientManagementConfig(_Section):
     max_clients: int = Field(default=1000, ge=1)
     heartbeat_interval: Duration = 30.0
     connection_timeout: Duration = 60.0
-    client_cert_days: int = Field(default=90, ge=1, le=3650)
+    # Fractions of a day are allowed so tests can watch a renewal; 0.0001
+    # days is 8.64 seconds.
+    client_cert_days: float = Field(default=90, ge=0.0001, le=3650)
     enrollment_token_ttl: Duration = 3600.0
     reconnection_policy: ReconnectionPolicyConfig = Field(
         default_factory=ReconnectionPolicyConfig
     )
+
+
+def _check_network(entry: str) -> str:
+    parse_network(entry)
+    return entry.strip()
+
+
+NetworkEntry = Annotated[str, AfterValidator(_check_network)]
+"""An IPv4 or IPv6 address or CIDR network such as "10.0.0.0/8" or "fd00::/8"."""
 
 
 class RateLimitingConfig(_Section):
@@ -210,8 +234,13 @@ class RateLimitingConfig(_Section):
     enabled: bool = True
     requests_per_minute: int = Field(default=100, ge=1, le=1_000_000)
     burst_size: int = Field(default=20, ge=1, le=1_000_000)
-    ip_whitelist: list[str] = Field(default_factory=list)
-    trusted_proxies: list[str] = Field(default_factory=list)
+    ip_whitelist: list[NetworkEntry] = Field(default_factory=list)
+    trusted_proxies: list[NetworkEntry] = Field(default_factory=list)
+    # Start of every rate-limit key in Redis, so several hubs or tests can
+    # share one Redis database without sharing buckets.
+    redis_key_prefix: str = Field(
+        default="ris:ratelimit:", min_length=1, max_length=200, pattern=r"^[!-~]+$"
+    )
     login_failures_per_minute: int = Field(default=5, ge=1, le=10_000)
 
 
@@ -395,13 +424,26 @@ def _check_consistency(config: HubConfig) -> None:
         raise ConfigError(
             "server.tls.cert_file and server.tls.key_file must be set together"
         )
-    if tls.ca_file and not tls.ca_key_file and not Path(tls.ca_file).is_file():
-        raise ConfigError(f"server.tls.ca_file = {tls.ca_file!r}: file not found")
+    try:
+        check_ca_settings(tls.enabled, tls.client_auth, tls.ca_file, tls.ca_key_file)
+    except CaConfigError as exc:
+        raise ConfigError(str(exc)) from None
     if float(tls.min_version) > float(tls.max_version):
         raise ConfigError(
             f"server.tls.min_version = {tls.min_version!r} is above "
             f"max_version = {tls.max_version!r}"
         )
+    transit = config.security.encryption.data_in_transit
+    try:
+        tls_policy.check_min_version(tls.min_version, "server.tls.min_version")
+        tls_policy.check_max_version(tls.max_version, "server.tls.max_version")
+        tls_policy.check_min_version(
+            transit.min_tls_version,
+            "security.encryption.data_in_transit.min_tls_version",
+        )
+        tls_policy.check_cipher_suites(tls.cipher_suites, "server.tls.cipher_suites")
+    except tls_policy.TlsPolicyError as exc:
+        raise ConfigError(str(exc)) from None
     jwt = config.authentication.jwt
     if jwt.algorithm != "HS256":
         for key in ("private_key_file", "public_key_file"):
@@ -415,6 +457,22 @@ def _check_consistency(config: HubConfig) -> None:
                 raise ConfigError(
                     f"authentication.jwt.{key} = {path!r}: file not found"
                 )
+    _check_ldap(config.authentication.ldap)
+    if config.multi_tenant.tenant_isolation == "database":
+        # The code names the tenant's database file, DATA/tenants/<code>.db.
+        try:
+            check_tenant_code(
+                config.multi_tenant.default_tenant, "multi_tenant.default_tenant"
+            )
+        except InvalidArgument as exc:
+            raise ConfigError(
+                f"{exc} (required with multi_tenant.tenant_isolation = 'database')"
+            ) from None
+    if config.audit_log.max_size < 4096:
+        raise ConfigError(
+            f"audit_log.max_size = {config.audit_log.max_size} bytes is too "
+            "small: use at least 4KB"
+        )
     policy = config.task_orchestration.retry_policy
     if policy.initial_delay > policy.max_delay:
         raise ConfigError(
@@ -426,3 +484,48 @@ def _check_consistency(config: HubConfig) -> None:
             f"client_management.connection_timeout = {cm.connection_timeout}s must "
             f"exceed heartbeat_interval = {cm.heartbeat_interval}s"
         )
+
+
+def _check_ldap(ldap: LdapConfig) -> None:
+    """Check the directory settings that pydantic's types cannot express."""
+    prefix = "authentication.ldap"
+    if ldap.url:
+        try:
+            parts = urlsplit(ldap.url)
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError:
+            raise ConfigError(f"{prefix}.url = {ldap.url!r}: invalid URL") from None
+        if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+            raise ConfigError(
+                f"{prefix}.url = {ldap.url!r}: expected ldap://HOST[:PORT] or "
+                "ldaps://HOST[:PORT]"
+            )
+        if parts.scheme == "ldaps" and ldap.start_tls:
+            raise ConfigError(
+                f"{prefix}.start_tls must be false with an ldaps:// url, which "
+                "is TLS from the start"
+            )
+    if ldap.timeout <= 0:
+        raise ConfigError(f"{prefix}.timeout = {ldap.timeout}s: must be positive")
+    if ldap.ca_file and not Path(ldap.ca_file).is_file():
+        raise ConfigError(f"{prefix}.ca_file = {ldap.ca_file!r}: file not found")
+    if not ldap.enabled:
+        return
+    if not ldap.url:
+        raise ConfigError(f"{prefix}.url is required when {prefix}.enabled is true")
+    if not ldap.base_dn.strip():
+        raise ConfigError(f"{prefix}.base_dn is required when {prefix}.enabled is true")
+    for key in ("user_filter", "group_filter"):
+        value = getattr(ldap, key)
+        if value.count("%s") != 1:
+            raise ConfigError(
+                f"{prefix}.{key} = {value!r}: must contain %s exactly once, "
+                "where the escaped value goes"
+            )
+        if not (value.startswith("(") and value.endswith(")")):
+            raise ConfigError(
+                f"{prefix}.{key} = {value!r}: must be an LDAP filter in "
+                "parentheses, such as (uid=%s)"
+            )
+    if ldap.bind_password and not ldap.bind_dn:
+        raise ConfigError(f"{prefix}.bind_password is set but bind_dn is empty")

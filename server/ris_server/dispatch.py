@@ -50,20 +50,29 @@ class AgentSession:
     inflight: set[tuple[str, int]] = field(default_factory=set)
     closed: bool = False
     close_reason: str = ""
+    # Name of the gRPC status code the stream ends with when close_reason is set.
+    close_status: str = "DEADLINE_EXCEEDED"
+    # Serial (lower-case hex) of the client certificate the stream uses.
+    certificate_serial: str = ""
+    # Slots held by the claim in flight for this session, and whether a fill
+    # arrived during it and asks for another round.
+    reserved: int = 0
+    refill: bool = False
 
     def send(self, message: agent_pb2.ConnectResponse) -> None:
         if not self.closed:
             self.outbound.put_nowait(message)
 
-    def close(self, reason: str = "") -> None:
+    def close(self, reason: str = "", status: str = "DEADLINE_EXCEEDED") -> None:
         """End the stream; the writer stops at the None sentinel.
 
-        A non-empty `reason` ends the stream with DEADLINE_EXCEEDED and that
-        message instead of a normal end.
+        A non-empty `reason` ends the stream with the gRPC status named by
+        `status` and that message instead of a normal end.
         """
         if not self.closed:
             self.closed = True
             self.close_reason = reason
+            self.close_status = status
             self.outbound.put_nowait(None)
 
     @property
@@ -109,9 +118,11 @@ class Dispatcher:
         # Sum of the in-flight sets of the sessions in _sessions, kept up to
         # date so the global cap costs no loop over all agents per claim.
         self._inflight_count = 0
-        # One lock for every claim: the free slots of a session and the
-        # global cap are read before the claim and updated after it.
-        self._fill_lock = asyncio.Lock()
+        # Slots held by claims in flight over all sessions, counted against
+        # the global cap like running tasks.
+        self._reserved = 0
+        # Set when a fill found the global cap taken only by reservations.
+        self._cap_refused = False
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self._timers: set[asyncio.TimerHandle] = set()
         self._lost_since: dict[str, float] = {}
@@ -238,29 +249,53 @@ class Dispatcher:
 
     # Assignment.
     async def fill(self, unique_client_id: str) -> None:
-        """Claim queued tasks for a client's free slots and send them."""
+        """Claim queued tasks for a client's free slots and send them.
+
+        Claims of different clients run at the same time, so their store
+        writes share commits. A claim reserves its slots before it awaits the
+        store and releases them after, which keeps each session's slots and
+        the global cap without a lock held across the write. A fill that
+        arrives while its session's claim is in flight asks that claim for
+        another round, so a task queued meanwhile does not wait for the
+        watchdog.
+        """
         session = self._sessions.get(unique_client_id)
         if session is None:
             return
-        async with self._fill_lock:
-            while not session.closed:
-                slots = min(session.free_slots, self._global_free())
-                if slots <= 0:
-                    return
+        if session.reserved:
+            session.refill = True
+            return
+        while not session.closed:
+            session.refill = False
+            free = self._global_free() - self._reserved
+            slots = min(session.free_slots, free)
+            if slots <= 0:
+                if session.free_slots > 0 and self._reserved:
+                    self._cap_refused = True
+                return
+            session.reserved = slots
+            self._reserved += slots
+            try:
                 tasks = await self._store.claim_tasks(
                     unique_client_id, slots, time.time(), self._aging_interval
                 )
-                if not tasks:
-                    return
-                for task in tasks:
-                    self._set_inflight(session, (task.task_id, task.attempt), True)
-                    log.debug(
-                        "assigned task %s attempt %d to client %s",
-                        task.task_id,
-                        task.attempt,
-                        unique_client_id,
-                    )
-                    session.send(assignment_for(task))
+            finally:
+                session.reserved = 0
+                self._reserved -= slots
+                if self._cap_refused and not self._reserved:
+                    self._cap_refused = False
+                    self._later(0, self.fill_all)
+            for task in tasks:
+                self._set_inflight(session, (task.task_id, task.attempt), True)
+                log.debug(
+                    "assigned task %s attempt %d to client %s",
+                    task.task_id,
+                    task.attempt,
+                    unique_client_id,
+                )
+                session.send(assignment_for(task))
+            if not tasks and not session.refill:
+                return
 
     def _set_inflight(self, session: AgentSession, key: tuple[str, int], present: bool):
         """Add or remove an attempt of a session, keeping the running count."""
@@ -521,6 +556,13 @@ class Dispatcher:
                 task_pb2.TASK_STATUS_TIMEOUT,
             )
         return len(expired)
+
+    async def retry_running(self, unique_client_id: str, reason: str) -> int:
+        """Retry or fail a client's running tasks now, as for a lost agent."""
+        tasks = await self._store.running_tasks(unique_client_id)
+        for task in tasks:
+            await self.retry_or_fail(task, reason, task_pb2.TASK_STATUS_FAILED)
+        return len(tasks)
 
     async def recover_lost_agent(self, unique_client_id: str) -> int:
         """Retry the running tasks of an agent that stayed away past the grace."""

@@ -11,7 +11,7 @@ from ris_server.dispatch import Dispatcher
 from ris_server.errors import NotFound, PermissionDenied, Unauthenticated
 from ris_server.interceptors import current_principal
 from ris_server.models import Tenant
-from ris_server.pki import CertificateAuthority
+from ris_server.pki import CertificateAuthority, RevokedSerials
 from ris_server.store.base import Repository
 from ris_server.tokens import Principal, TokenService
 
@@ -38,6 +38,7 @@ class Hub:
     dispatcher: Dispatcher
     audit: AuditLog
     endpoints: Endpoints = field(default_factory=Endpoints)
+    revoked: RevokedSerials = field(default_factory=RevokedSerials)
     started_at: float = field(default_factory=time.time)
 
     def client_config(self) -> common_pb2.ClientConfig:

@@ -3,12 +3,14 @@
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
-from ris_server import __version__
+from ris_server import __version__, tls_policy
 from ris_server.app import HubServer
 from ris_server.config import ConfigError, load_config
+from ris_server.keyring import KeyringError
 from ris_server.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -68,9 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ris-server: {exc}", file=sys.stderr)
         return 2
     setup_logging(config.logging.level, config.logging.format)
+    suites = tls_policy.check_cipher_suites(
+        config.server.tls.cipher_suites, "server.tls.cipher_suites"
+    )
+    if tls_policy.cipher_suites_pending(suites):
+        # gRPC reads its cipher list once, when imported, so the process
+        # starts again with the list in its environment.
+        os.environ[tls_policy.CIPHER_ENV] = suites
+        arguments = sys.argv[1:] if argv is None else argv
+        os.execv(sys.executable, [sys.executable, "-m", "ris_server.main", *arguments])
     try:
         asyncio.run(_serve(HubServer(config)))
-    except OSError as exc:
+    except (OSError, KeyringError) as exc:
         log.error("cannot start: %s", exc)
         return 1
     return 0

@@ -13,6 +13,16 @@ RESULTS_STALE = Counter(
     "Results of an old attempt or a finished task, recorded and not applied",
 )
 AGENTS_CONNECTED = Gauge("ris_agents_connected", "Agents holding a stream to this hub")
+RATE_LIMITED = Counter(
+    "ris_rate_limited_requests",
+    "API calls rejected with RESOURCE_EXHAUSTED by a rate limit, by the kind of "
+    "bucket that was empty (address or principal)",
+    ["bucket"],
+)
+RATE_LIMIT_BACKEND_ERRORS = Counter(
+    "ris_rate_limit_backend_errors",
+    "API calls allowed without a rate limit because Redis did not answer",
+)
 
 
 def status_label(status_name: str) -> str:

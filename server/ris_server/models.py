@@ -30,6 +30,9 @@ class User:
     password_hash: str
     role: int
     created_at: float = 0.0
+    disabled: bool = False
+    # Directory (LDAP) accounts have no local password hash.
+    external: bool = False
 
 
 @dataclass(slots=True)
@@ -59,6 +62,22 @@ class EnrollmentToken:
     tenant_code: str
     expires_at: float
     used_at: float | None = None
+
+
+@dataclass(slots=True)
+class CertificateRecord:
+    """A client certificate the hub issued; serials are lower-case hex."""
+
+    serial: str
+    client_uid: str
+    tenant_code: str
+    not_after: float
+    revoked_at: float | None = None
+    issued_at: float | None = None
+    first_used_at: float | None = None
+    # Serial of the certificate whose holder renewed into this one.
+    replaces: str = ""
+    revocation_reason: str = ""
 
 
 @dataclass(slots=True)
@@ -96,3 +115,20 @@ class RefreshToken:
     expires_at: float
     used_at: float | None = None
     revoked_at: float | None = None
+
+
+@dataclass(slots=True)
+class Session:
+    """One login: the family of refresh tokens it issued, under one id.
+
+    `expires_at` is the expiry of the session's newest refresh token. A
+    session is active until then unless `revoked_at` is set.
+    """
+
+    id: str
+    user_id: str
+    tenant_code: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+    revoke_reason: str = ""

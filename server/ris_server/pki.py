@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ris_server.ca_files import check_ca_settings, load_external_ca
 from ris_server.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,35 @@ IDENTITY_PREFIX = "urn:ris:tenant:"
 CA_DAYS = 3650
 SERVER_DAYS = 365
 RENEW_BEFORE = datetime.timedelta(days=30)
+# Certificates start this long before their issue time, so a peer whose
+# clock runs behind accepts them at once. Short-lived client certificates
+# start at most a tenth of their lifetime early instead.
+BACKDATE = datetime.timedelta(minutes=5)
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    """Return the serial number as the hub stores it: lower-case hex."""
+    return format(cert.serial_number, "x")
+
+
+class RevokedSerials:
+    """Serials of revoked, unexpired client certificates, held in memory.
+
+    The store is the record; the hub loads this set at start and adds to it
+    on every revocation, so the agent port checks a stream without a query.
+    """
+
+    def __init__(self) -> None:
+        self._serials: set[str] = set()
+
+    def __contains__(self, serial: str) -> bool:
+        return serial in self._serials
+
+    def __len__(self) -> int:
+        return len(self._serials)
+
+    def add(self, serials) -> None:
+        self._serials.update(serials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +108,50 @@ def parse_identity(cert_pem: bytes) -> AgentIdentity | None:
             continue
         tenant, sep, client = name[len(IDENTITY_PREFIX) :].partition(":client:")
         if sep and tenant and client:
-            return AgentIdentity(tenant, client, format(cert.serial_number, "x"))
+            return AgentIdentity(tenant, client, serial_hex(cert))
     return None
+
+
+def dns_names(cert_pem: bytes) -> list[str]:
+    """Return the DNS names in a certificate's subject alternative name."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return ext.value.get_values_for_type(x509.DNSName)
 
 
 class CertificateAuthority:
     """Loads or creates the CA and the server certificate in a directory."""
 
-    def __init__(self, directory: Path, server_names: list[str]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        server_names: list[str],
+        ca_file: str = "",
+        ca_key_file: str = "",
+    ) -> None:
+        """Use the CA in `ca_file` and `ca_key_file` when set, else DIRECTORY/ca.*.
+
+        Raises CaConfigError when the given CA files are unusable.
+        """
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.ca_cert_path = directory / "ca.crt"
         self.ca_key_path = directory / "ca.key"
         self.server_cert_path = directory / "server.crt"
         self.server_key_path = directory / "server.key"
-        self._load_or_create_ca()
+        if ca_file or ca_key_file:
+            check_ca_settings(True, "require", ca_file, ca_key_file)
+            self.ca_cert_path = Path(ca_file)
+            self.ca_key_path = Path(ca_key_file)
+            self.ca_cert, self.ca_key = load_external_ca(
+                self.ca_cert_path, self.ca_key_path
+            )
+            log.info("using the CA in %s", ca_file)
+        else:
+            self._load_or_create_ca()
         self._ensure_server_cert(server_names)
 
     @property
@@ -177,14 +236,15 @@ class CertificateAuthority:
 
     def _sign(self, public_key, subject, sans, usage, days) -> x509.Certificate:
         now = _now()
+        lifetime = datetime.timedelta(days=days)
         return (
             x509.CertificateBuilder()
             .subject_name(subject)
             .issuer_name(self.ca_cert.subject)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=days))
+            .not_valid_before(now - min(BACKDATE, lifetime / 10))
+            .not_valid_after(now + lifetime)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
             .add_extension(x509.SubjectAlternativeName(sans), False)
             .add_extension(x509.ExtendedKeyUsage([usage]), False)
@@ -203,7 +263,7 @@ class CertificateAuthority:
         tenant_code: str,
         unique_client_id: str,
         hostname: str,
-        days: int,
+        days: float,
     ) -> x509.Certificate:
         """Sign a client certificate that names the tenant and client."""
         subject = x509.Name(
@@ -222,11 +282,12 @@ class CertificateAuthority:
         )
 
     @staticmethod
-    def check_csr(csr_pem: str):
+    def check_csr(csr_pem: str, allow_extensions: bool = True):
         """Return the public key of a valid CSR.
 
-        Raises InvalidArgument for an unparsable CSR, a bad signature or a
-        weak key. The CSR's subject and extensions are ignored.
+        Raises InvalidArgument for an unparsable CSR, a bad signature, a weak
+        key, or requested extensions when `allow_extensions` is false. The
+        CSR's subject and allowed extensions are ignored.
         """
         try:
             csr = x509.load_pem_x509_csr(csr_pem.encode())
@@ -234,6 +295,11 @@ class CertificateAuthority:
             raise InvalidArgument("csr_pem is not a PEM-encoded PKCS#10 CSR") from None
         if not csr.is_signature_valid:
             raise InvalidArgument("csr_pem has an invalid signature")
+        if not allow_extensions and len(csr.extensions) > 0:
+            raise InvalidArgument(
+                "csr_pem requests extensions; the hub sets the certificate's "
+                "names itself, so send a CSR with the public key only"
+            )
         key = csr.public_key()
         if isinstance(key, rsa.RSAPublicKey):
             if key.key_size < 2048:
@@ -248,7 +314,7 @@ class CertificateAuthority:
         return key
 
     def issue_client_keypair(
-        self, tenant_code: str, unique_client_id: str, hostname: str, days: int
+        self, tenant_code: str, unique_client_id: str, hostname: str, days: float
     ) -> tuple[bytes, bytes]:
         """Create a key and certificate for a client; return both as PEM."""
         key = ec.generate_private_key(ec.SECP256R1())

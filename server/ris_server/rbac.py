@@ -27,11 +27,17 @@ MINIMUM_ROLE: dict[str, int] = {
     "/ris.v1.AuthService/Logout": PUBLIC,
     "/ris.v1.AgentService/Enroll": PUBLIC,
     "/ris.v1.AgentService/Connect": PUBLIC,
+    "/ris.v1.AgentService/RenewCertificate": PUBLIC,
     "/ris.v1.SystemService/GetHealth": PUBLIC,
     "/ris.v1.TenantService/CreateTenant": SUPERADMIN,
     "/ris.v1.TenantService/ListTenants": SUPERADMIN,
     "/ris.v1.TenantService/GetTenantInfo": READONLY,
     "/ris.v1.TenantService/GetTenantConfig": ADMIN,
+    "/ris.v1.UserService/ListUsers": ADMIN,
+    "/ris.v1.UserService/GetUser": ADMIN,
+    "/ris.v1.UserService/CreateUser": ADMIN,
+    "/ris.v1.UserService/UpdateUser": ADMIN,
+    "/ris.v1.UserService/DeleteUser": ADMIN,
     "/ris.v1.ClientService/ListClients": READONLY,
     "/ris.v1.ClientService/GetClient": READONLY,
     "/ris.v1.ClientService/AddClient": ADMIN,
@@ -39,6 +45,8 @@ MINIMUM_ROLE: dict[str, int] = {
     "/ris.v1.ClientService/DeleteClient": ADMIN,
     "/ris.v1.ClientService/GetClientConfig": ADMIN,
     "/ris.v1.ClientService/CreateEnrollmentToken": ADMIN,
+    "/ris.v1.ClientService/ListClientCertificates": READONLY,
+    "/ris.v1.ClientService/RevokeClientCertificates": ADMIN,
     "/ris.v1.TaskService/ExecuteTask": OPERATOR,
     "/ris.v1.TaskService/GetTask": READONLY,
     "/ris.v1.TaskService/ListTasks": READONLY,
@@ -53,6 +61,14 @@ MINIMUM_ROLE: dict[str, int] = {
 # Infrastructure services from grpcio's own packages; they reveal nothing
 # private.
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def role_name(role: int) -> str:
+    """Return the config name of a role, or its number when unknown."""
+    for name, value in ROLE_NAMES.items():
+        if value == role:
+            return name
+    return str(role)
 
 
 def minimum_role(method: str) -> int | None:

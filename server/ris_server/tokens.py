@@ -1,8 +1,10 @@
 """JWT access and refresh tokens.
 
-Access tokens carry the user, role and tenant. Refresh tokens carry a family
-id. The store keeps each refresh token's state, so a token works once and a
-reused token revokes its whole family.
+Access tokens carry the user, role, tenant and session id (`sid`). Refresh
+tokens carry the session id as their family id (`fam`). The store keeps each
+refresh token's state, so a token works once and a reused token revokes its
+whole session. An access token of a revoked session is rejected at once,
+through the in-memory set in `sessions.py`.
 """
 
 import time
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import jwt
 
 from ris_server.errors import Unauthenticated
+from ris_server.sessions import SessionRevocations
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,7 @@ class Principal:
     email: str
     role: int
     tenant_code: str
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,7 @@ class TokenService:
         self.refresh_ttl = refresh_ttl
         self._leeway = leeway
         self._algorithm = algorithm
+        self.revocations = SessionRevocations(access_ttl + leeway)
 
     def _encode(self, claims: dict) -> str:
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
@@ -90,6 +95,7 @@ class TokenService:
                 "email": principal.email,
                 "role": principal.role,
                 "tenant": principal.tenant_code,
+                "sid": principal.session_id,
                 "typ": "access",
                 "iss": self._issuer,
                 "aud": self._audience,
@@ -127,8 +133,11 @@ class TokenService:
         )
         return token, claims
 
-    def verify_access(self, token: str) -> Principal:
-        """Return the caller of a valid access token; raise Unauthenticated."""
+    def verify_access(self, token: str, now: float | None = None) -> Principal:
+        """Return the caller of a valid access token; raise Unauthenticated.
+
+        A token without a session id, or of a revoked session, is rejected.
+        """
         claims = self._decode(token)
         if claims.get("typ") != "access":
             raise Unauthenticated("not an access token")
@@ -138,7 +147,15 @@ class TokenService:
             raise Unauthenticated("token has no tenant")
         if not isinstance(role, int):
             raise Unauthenticated("token has no role")
-        return Principal(claims["sub"], claims.get("email", ""), role, tenant)
+        session_id = claims.get("sid")
+        if not isinstance(session_id, str) or not session_id:
+            raise Unauthenticated("token has no session; log in again")
+        now = time.time() if now is None else now
+        if self.revocations.is_revoked(session_id, now):
+            raise Unauthenticated("session ended; log in again")
+        return Principal(
+            claims["sub"], claims.get("email", ""), role, tenant, session_id
+        )
 
     def verify_refresh(self, token: str) -> RefreshClaims:
         claims = self._decode(token)

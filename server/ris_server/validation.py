@@ -52,6 +52,30 @@ def check_name(value: str, field: str = "name") -> str:
     return value
 
 
+_LOGIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+\-]{0,253}$")
+PASSWORD_MIN = 12
+PASSWORD_MAX = 1024
+
+
+def check_login_name(value: str, field: str = "email") -> str:
+    if not _LOGIN_NAME.match(value):
+        raise InvalidArgument(
+            f"{field} {value[:80]!r} is invalid: use 1 to 254 letters, digits, "
+            "'.', '_', '@', '+' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def check_password(value: str, field: str = "password") -> str:
+    """Check a new password's length; the message never contains it."""
+    if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
+        raise InvalidArgument(
+            f"{field} must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, "
+            f"got {len(value)}"
+        )
+    return value
+
+
 def check_tenant_code(value: str, field: str = "code") -> str:
     if not _TENANT_CODE.match(value):
         raise InvalidArgument(

@@ -188,6 +188,45 @@ async def test_tenant_routes(rest):
     assert "database" in config["tenant_info"]["database_config"]
 
 
+async def test_user_routes(rest):
+    headers = await rest_login(rest)
+    created = ok_data(
+        await rest.post(
+            "/platform/v1/users",
+            headers=headers,
+            json={
+                "email": "ops@example.com",
+                "password": "a-long-enough-password",
+                "role": "operator",
+            },
+        )
+    )
+    listed = ok_data(await rest.get("/platform/v1/users", headers=headers))
+    updated = ok_data(
+        await rest.put(
+            f"/platform/v1/users/{created['id']}",
+            headers=headers,
+            json={"role": "readonly", "disabled": True},
+        )
+    )
+    deleted = ok_data(
+        await rest.delete(f"/platform/v1/users/{created['id']}", headers=headers)
+    )
+    weak = await rest.post(
+        "/platform/v1/users",
+        headers=headers,
+        json={"email": "weak@example.com", "password": "short", "role": "operator"},
+    )
+
+    assert created["role"] == "operator"
+    assert "password_hash" not in created
+    assert created["email"] in [u["email"] for u in listed]
+    assert updated["role"] == "readonly"
+    assert updated["disabled"] is True
+    assert deleted["deleted"] is True
+    assert "12 to 1024" in error_of(weak, 400, "INVALID_ARGUMENT")
+
+
 async def test_task_routes(rest, agent_factory, echo_server):
     client, _ = await agent_factory()
     headers = await rest_login(rest)

@@ -6,6 +6,7 @@ import pytest
 
 from ris_server.config import ConfigError, load_config
 from ris_server.durations import format_duration, parse_duration
+from ris_server.sizes import parse_size
 
 
 @pytest.mark.parametrize(
@@ -125,3 +126,40 @@ def test_server_exits_2_on_bad_config(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CONFIG_PATH", str(path))
     assert main([]) == 2
     assert "server.port = 70000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("100MB", 100_000_000), ("64KiB", 65536), (512, 512), ("7 b", 7)],
+)
+def test_parse_size_accepts_units(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "big", "5TB", "-1", -1, True, "1.5MB"])
+def test_parse_size_rejects_bad_text(text):
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+@pytest.mark.parametrize(
+    ("sections", "key"),
+    [
+        (
+            {"multi_tenant": {"tenant_isolation": "database", "default_tenant": "A/b"}},
+            "multi_tenant.default_tenant",
+        ),
+        ({"audit_log": {"max_size": "1KB"}}, "audit_log.max_size"),
+        ({"audit_log": {"max_size": "lots"}}, "audit_log.max_size"),
+        ({"security": {"audit": {"events": ["everything"]}}}, "security.audit.events"),
+        ({"security": {"audit": {"retention_days": 0}}}, "retention_days"),
+    ],
+)
+def test_security_sections_checked(tmp_path, sections, key):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(sections))
+
+    with pytest.raises(ConfigError) as error:
+        load_config(env={"CONFIG_PATH": str(path)})
+
+    assert key in str(error.value)

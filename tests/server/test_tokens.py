@@ -18,7 +18,7 @@ from tests.server.conftest import connect_api
 from tests.server.test_api import rpc_error
 from tests.support import Api, pem_key
 
-PRINCIPAL = Principal("u1", "admin", rbac.SUPERADMIN, "default")
+PRINCIPAL = Principal("u1", "admin", rbac.SUPERADMIN, "default", "s1")
 
 
 def hs_service(**overrides) -> TokenService:
@@ -38,6 +38,7 @@ def claims(**overrides) -> dict:
         "sub": "u1",
         "role": rbac.SUPERADMIN,
         "tenant": "default",
+        "sid": "s1",
         "typ": "access",
         "iss": "ris-server",
         "aud": "ris-api",
@@ -61,6 +62,8 @@ def test_valid_token_round_trips():
         {"nbf": 120},
         {"typ": "refresh"},
         {"tenant": ""},
+        {"sid": ""},
+        {"sid": None},
     ],
 )
 def test_bad_claims_rejected(overrides):
@@ -79,6 +82,18 @@ def test_small_clock_skew_allowed():
     skewed = claims(nbf=int(time.time()) + 10, iat=int(time.time()) + 10)
     token = jwt.encode(skewed, b"s" * 32, algorithm="HS256")
     assert hs_service().verify_access(token).user_id == "u1"
+
+
+def test_revoked_session_rejected_until_tokens_expire():
+    service = hs_service(access_ttl=60, leeway=30)
+    token = service.issue_access(PRINCIPAL)
+    now = time.time()
+    service.revocations.add("s1", now, now)
+    with pytest.raises(Unauthenticated) as info:
+        service.verify_access(token)
+    assert "session ended" in info.value.message
+    other = Principal("u1", "admin", rbac.SUPERADMIN, "default", "s2")
+    assert service.verify_access(service.issue_access(other)).session_id == "s2"
 
 
 def test_unsigned_token_rejected():

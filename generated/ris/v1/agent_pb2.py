@@ -27,7 +27,7 @@ from ris.v1 import common_pb2 as ris_dot_v1_dot_common__pb2
 from ris.v1 import task_pb2 as ris_dot_v1_dot_task__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ris/v1/agent.proto\x12\x06ris.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13ris/v1/common.proto\x1a\x11ris/v1/task.proto\"A\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\"\xd1\x01\n\x0e\x45nrollResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\t\x12\x1a\n\x12\x63\x61_certificate_pem\x18\x02 \x01(\t\x12\x18\n\x10unique_client_id\x18\x03 \x01(\t\x12\x13\n\x0btenant_code\x18\x04 \x01(\t\x12+\n\rclient_config\x18\x05 \x01(\x0b\x32\x14.ris.v1.ClientConfig\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\x0bRunningTask\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"\x9e\x01\n\x0cRegistration\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x1c\n\x14max_concurrent_tasks\x18\x04 \x01(\x05\x12$\n\x07running\x18\x05 \x03(\x0b\x32\x13.ris.v1.RunningTask\x12\x11\n\thost_type\x18\x06 \x01(\t\"c\n\tHeartbeat\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12-\n\x0eresource_usage\x18\x02 \x01(\x0b\x32\x15.ris.v1.ResourceUsage\x12\x15\n\rrunning_tasks\x18\x03 \x01(\x05\"Z\n\x0eProgressReport\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12&\n\x08progress\x18\x03 \x01(\x0b\x32\x14.ris.v1.TaskProgress\"\xda\x01\n\x0cResultReport\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\"\n\x06status\x18\x03 \x01(\x0e\x32\x12.ris.v1.TaskStatus\x12\"\n\x06result\x18\x04 \x01(\x0b\x32\x12.ris.v1.TaskResult\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc5\x01\n\x0e\x43onnectRequest\x12,\n\x0cregistration\x18\x01 \x01(\x0b\x32\x14.ris.v1.RegistrationH\x00\x12&\n\theartbeat\x18\x02 \x01(\x0b\x32\x11.ris.v1.HeartbeatH\x00\x12*\n\x08progress\x18\x03 \x01(\x0b\x32\x16.ris.v1.ProgressReportH\x00\x12&\n\x06result\x18\x04 \x01(\x0b\x32\x14.ris.v1.ResultReportH\x00\x42\t\n\x07message\"\x8c\x01\n\x0fRegistrationAck\x12\x18\n\x10unique_client_id\x18\x01 \x01(\t\x12\x13\n\x0btenant_code\x18\x02 \x01(\t\x12\x1a\n\x12heartbeat_interval\x18\x03 \x01(\x05\x12\x1a\n\x12\x63onnection_timeout\x18\x04 \x01(\x05\x12\x12\n\nsession_id\x18\x05 \x01(\t\"Q\n\x0cHeartbeatAck\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x0eTaskAssignment\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x1e\n\x04spec\x18\x03 \x01(\x0b\x32\x10.ris.v1.TaskSpec\x12\x0f\n\x07timeout\x18\x04 \x01(\x05\"D\n\x10TaskCancellation\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"-\n\tResultAck\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"0\n\x05\x44rain\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x17\n\x0freconnect_after\x18\x02 \x01(\x05\"\xa9\x02\n\x0f\x43onnectResponse\x12\x33\n\x10registration_ack\x18\x01 \x01(\x0b\x32\x17.ris.v1.RegistrationAckH\x00\x12-\n\rheartbeat_ack\x18\x02 \x01(\x0b\x32\x14.ris.v1.HeartbeatAckH\x00\x12,\n\nassignment\x18\x03 \x01(\x0b\x32\x16.ris.v1.TaskAssignmentH\x00\x12\x30\n\x0c\x63\x61ncellation\x18\x04 \x01(\x0b\x32\x18.ris.v1.TaskCancellationH\x00\x12\'\n\nresult_ack\x18\x05 \x01(\x0b\x32\x11.ris.v1.ResultAckH\x00\x12\x1e\n\x05\x64rain\x18\x06 \x01(\x0b\x32\r.ris.v1.DrainH\x00\x42\t\n\x07message2\x87\x01\n\x0c\x41gentService\x12\x37\n\x06\x45nroll\x12\x15.ris.v1.EnrollRequest\x1a\x16.ris.v1.EnrollResponse\x12>\n\x07\x43onnect\x12\x16.ris.v1.ConnectRequest\x1a\x17.ris.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12ris/v1/agent.proto\x12\x06ris.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13ris/v1/common.proto\x1a\x11ris/v1/task.proto\"A\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\"\xd1\x01\n\x0e\x45nrollResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\t\x12\x1a\n\x12\x63\x61_certificate_pem\x18\x02 \x01(\t\x12\x18\n\x10unique_client_id\x18\x03 \x01(\t\x12\x13\n\x0btenant_code\x18\x04 \x01(\t\x12+\n\rclient_config\x18\x05 \x01(\x0b\x32\x14.ris.v1.ClientConfig\x12.\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"/\n\x0bRunningTask\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"\xcd\x01\n\x0cRegistration\x12\x10\n\x08hostname\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12\x1c\n\x14max_concurrent_tasks\x18\x04 \x01(\x05\x12$\n\x07running\x18\x05 \x03(\x0b\x32\x13.ris.v1.RunningTask\x12\x11\n\thost_type\x18\x06 \x01(\t\x12\x18\n\x10unique_client_id\x18\x07 \x01(\t\x12\x13\n\x0btenant_code\x18\x08 \x01(\t\"c\n\tHeartbeat\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12-\n\x0eresource_usage\x18\x02 \x01(\x0b\x32\x15.ris.v1.ResourceUsage\x12\x15\n\rrunning_tasks\x18\x03 \x01(\x05\"Z\n\x0eProgressReport\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12&\n\x08progress\x18\x03 \x01(\x0b\x32\x14.ris.v1.TaskProgress\"\xda\x01\n\x0cResultReport\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\"\n\x06status\x18\x03 \x01(\x0e\x32\x12.ris.v1.TaskStatus\x12\"\n\x06result\x18\x04 \x01(\x0b\x32\x12.ris.v1.TaskResult\x12.\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63ompleted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc5\x01\n\x0e\x43onnectRequest\x12,\n\x0cregistration\x18\x01 \x01(\x0b\x32\x14.ris.v1.RegistrationH\x00\x12&\n\theartbeat\x18\x02 \x01(\x0b\x32\x11.ris.v1.HeartbeatH\x00\x12*\n\x08progress\x18\x03 \x01(\x0b\x32\x16.ris.v1.ProgressReportH\x00\x12&\n\x06result\x18\x04 \x01(\x0b\x32\x14.ris.v1.ResultReportH\x00\x42\t\n\x07message\"\xa8\x01\n\x0fRegistrationAck\x12\x18\n\x10unique_client_id\x18\x01 \x01(\t\x12\x13\n\x0btenant_code\x18\x02 \x01(\t\x12\x1a\n\x12heartbeat_interval\x18\x03 \x01(\x05\x12\x1a\n\x12\x63onnection_timeout\x18\x04 \x01(\x05\x12\x12\n\nsession_id\x18\x05 \x01(\t\x12\x1a\n\x12\x63\x65rtificate_serial\x18\x06 \x01(\t\"Q\n\x0cHeartbeatAck\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12/\n\x0bserver_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"c\n\x0eTaskAssignment\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x1e\n\x04spec\x18\x03 \x01(\x0b\x32\x10.ris.v1.TaskSpec\x12\x0f\n\x07timeout\x18\x04 \x01(\x05\"D\n\x10TaskCancellation\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"-\n\tResultAck\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"0\n\x05\x44rain\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x17\n\x0freconnect_after\x18\x02 \x01(\x05\"\xa9\x02\n\x0f\x43onnectResponse\x12\x33\n\x10registration_ack\x18\x01 \x01(\x0b\x32\x17.ris.v1.RegistrationAckH\x00\x12-\n\rheartbeat_ack\x18\x02 \x01(\x0b\x32\x14.ris.v1.HeartbeatAckH\x00\x12,\n\nassignment\x18\x03 \x01(\x0b\x32\x16.ris.v1.TaskAssignmentH\x00\x12\x30\n\x0c\x63\x61ncellation\x18\x04 \x01(\x0b\x32\x18.ris.v1.TaskCancellationH\x00\x12\'\n\nresult_ack\x18\x05 \x01(\x0b\x32\x11.ris.v1.ResultAckH\x00\x12\x1e\n\x05\x64rain\x18\x06 \x01(\x0b\x32\r.ris.v1.DrainH\x00\x42\t\n\x07message\"*\n\x17RenewCertificateRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\t\"\x8f\x01\n\x18RenewCertificateResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\t\x12\x1a\n\x12\x63\x61_certificate_pem\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06serial\x18\x04 \x01(\t2\xde\x01\n\x0c\x41gentService\x12\x37\n\x06\x45nroll\x12\x15.ris.v1.EnrollRequest\x1a\x16.ris.v1.EnrollResponse\x12>\n\x07\x43onnect\x12\x16.ris.v1.ConnectRequest\x1a\x17.ris.v1.ConnectResponse(\x01\x30\x01\x12U\n\x10RenewCertificate\x12\x1f.ris.v1.RenewCertificateRequest\x1a .ris.v1.RenewCertificateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,29 +41,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RUNNINGTASK']._serialized_start=382
   _globals['_RUNNINGTASK']._serialized_end=429
   _globals['_REGISTRATION']._serialized_start=432
-  _globals['_REGISTRATION']._serialized_end=590
-  _globals['_HEARTBEAT']._serialized_start=592
-  _globals['_HEARTBEAT']._serialized_end=691
-  _globals['_PROGRESSREPORT']._serialized_start=693
-  _globals['_PROGRESSREPORT']._serialized_end=783
-  _globals['_RESULTREPORT']._serialized_start=786
-  _globals['_RESULTREPORT']._serialized_end=1004
-  _globals['_CONNECTREQUEST']._serialized_start=1007
-  _globals['_CONNECTREQUEST']._serialized_end=1204
-  _globals['_REGISTRATIONACK']._serialized_start=1207
-  _globals['_REGISTRATIONACK']._serialized_end=1347
-  _globals['_HEARTBEATACK']._serialized_start=1349
-  _globals['_HEARTBEATACK']._serialized_end=1430
-  _globals['_TASKASSIGNMENT']._serialized_start=1432
-  _globals['_TASKASSIGNMENT']._serialized_end=1531
-  _globals['_TASKCANCELLATION']._serialized_start=1533
-  _globals['_TASKCANCELLATION']._serialized_end=1601
-  _globals['_RESULTACK']._serialized_start=1603
-  _globals['_RESULTACK']._serialized_end=1648
-  _globals['_DRAIN']._serialized_start=1650
-  _globals['_DRAIN']._serialized_end=1698
-  _globals['_CONNECTRESPONSE']._serialized_start=1701
-  _globals['_CONNECTRESPONSE']._serialized_end=1998
-  _globals['_AGENTSERVICE']._serialized_start=2001
-  _globals['_AGENTSERVICE']._serialized_end=2136
+  _globals['_REGISTRATION']._serialized_end=637
+  _globals['_HEARTBEAT']._serialized_start=639
+  _globals['_HEARTBEAT']._serialized_end=738
+  _globals['_PROGRESSREPORT']._serialized_start=740
+  _globals['_PROGRESSREPORT']._serialized_end=830
+  _globals['_RESULTREPORT']._serialized_start=833
+  _globals['_RESULTREPORT']._serialized_end=1051
+  _globals['_CONNECTREQUEST']._serialized_start=1054
+  _globals['_CONNECTREQUEST']._serialized_end=1251
+  _globals['_REGISTRATIONACK']._serialized_start=1254
+  _globals['_REGISTRATIONACK']._serialized_end=1422
+  _globals['_HEARTBEATACK']._serialized_start=1424
+  _globals['_HEARTBEATACK']._serialized_end=1505
+  _globals['_TASKASSIGNMENT']._serialized_start=1507
+  _globals['_TASKASSIGNMENT']._serialized_end=1606
+  _globals['_TASKCANCELLATION']._serialized_start=1608
+  _globals['_TASKCANCELLATION']._serialized_end=1676
+  _globals['_RESULTACK']._serialized_start=1678
+  _globals['_RESULTACK']._serialized_end=1723
+  _globals['_DRAIN']._serialized_start=1725
+  _globals['_DRAIN']._serialized_end=1773
+  _globals['_CONNECTRESPONSE']._serialized_start=1776
+  _globals['_CONNECTRESPONSE']._serialized_end=2073
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=2075
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=2117
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_start=2120
+  _globals['_RENEWCERTIFICATERESPONSE']._serialized_end=2263
+  _globals['_AGENTSERVICE']._serialized_start=2266
+  _globals['_AGENTSERVICE']._serialized_end=2488
 # @@protoc_insertion_point(module_scope)

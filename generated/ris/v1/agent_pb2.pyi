@@ -46,20 +46,24 @@ class RunningTask(_message.Message):
     def __init__(self, task_id: _Optional[str] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class Registration(_message.Message):
-    __slots__ = ("hostname", "version", "capabilities", "max_concurrent_tasks", "running", "host_type")
+    __slots__ = ("hostname", "version", "capabilities", "max_concurrent_tasks", "running", "host_type", "unique_client_id", "tenant_code")
     HOSTNAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENT_TASKS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     HOST_TYPE_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
     hostname: str
     version: str
     capabilities: _containers.RepeatedScalarFieldContainer[str]
     max_concurrent_tasks: int
     running: _containers.RepeatedCompositeFieldContainer[RunningTask]
     host_type: str
-    def __init__(self, hostname: _Optional[str] = ..., version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., max_concurrent_tasks: _Optional[int] = ..., running: _Optional[_Iterable[_Union[RunningTask, _Mapping]]] = ..., host_type: _Optional[str] = ...) -> None: ...
+    unique_client_id: str
+    tenant_code: str
+    def __init__(self, hostname: _Optional[str] = ..., version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., max_concurrent_tasks: _Optional[int] = ..., running: _Optional[_Iterable[_Union[RunningTask, _Mapping]]] = ..., host_type: _Optional[str] = ..., unique_client_id: _Optional[str] = ..., tenant_code: _Optional[str] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("sequence", "resource_usage", "running_tasks")
@@ -110,18 +114,20 @@ class ConnectRequest(_message.Message):
     def __init__(self, registration: _Optional[_Union[Registration, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., progress: _Optional[_Union[ProgressReport, _Mapping]] = ..., result: _Optional[_Union[ResultReport, _Mapping]] = ...) -> None: ...
 
 class RegistrationAck(_message.Message):
-    __slots__ = ("unique_client_id", "tenant_code", "heartbeat_interval", "connection_timeout", "session_id")
+    __slots__ = ("unique_client_id", "tenant_code", "heartbeat_interval", "connection_timeout", "session_id", "certificate_serial")
     UNIQUE_CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     CONNECTION_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_SERIAL_FIELD_NUMBER: _ClassVar[int]
     unique_client_id: str
     tenant_code: str
     heartbeat_interval: int
     connection_timeout: int
     session_id: str
-    def __init__(self, unique_client_id: _Optional[str] = ..., tenant_code: _Optional[str] = ..., heartbeat_interval: _Optional[int] = ..., connection_timeout: _Optional[int] = ..., session_id: _Optional[str] = ...) -> None: ...
+    certificate_serial: str
+    def __init__(self, unique_client_id: _Optional[str] = ..., tenant_code: _Optional[str] = ..., heartbeat_interval: _Optional[int] = ..., connection_timeout: _Optional[int] = ..., session_id: _Optional[str] = ..., certificate_serial: _Optional[str] = ...) -> None: ...
 
 class HeartbeatAck(_message.Message):
     __slots__ = ("sequence", "server_time")
@@ -184,3 +190,21 @@ class ConnectResponse(_message.Message):
     result_ack: ResultAck
     drain: Drain
     def __init__(self, registration_ack: _Optional[_Union[RegistrationAck, _Mapping]] = ..., heartbeat_ack: _Optional[_Union[HeartbeatAck, _Mapping]] = ..., assignment: _Optional[_Union[TaskAssignment, _Mapping]] = ..., cancellation: _Optional[_Union[TaskCancellation, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., drain: _Optional[_Union[Drain, _Mapping]] = ...) -> None: ...
+
+class RenewCertificateRequest(_message.Message):
+    __slots__ = ("csr_pem",)
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    csr_pem: str
+    def __init__(self, csr_pem: _Optional[str] = ...) -> None: ...
+
+class RenewCertificateResponse(_message.Message):
+    __slots__ = ("certificate_pem", "ca_certificate_pem", "expires_at", "serial")
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    CA_CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    certificate_pem: str
+    ca_certificate_pem: str
+    expires_at: _timestamp_pb2.Timestamp
+    serial: str
+    def __init__(self, certificate_pem: _Optional[str] = ..., ca_certificate_pem: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., serial: _Optional[str] = ...) -> None: ...

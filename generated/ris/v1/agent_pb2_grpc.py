@@ -47,6 +47,11 @@ class AgentServiceStub:
                 request_serializer=ris_dot_v1_dot_agent__pb2.ConnectRequest.SerializeToString,
                 response_deserializer=ris_dot_v1_dot_agent__pb2.ConnectResponse.FromString,
                 _registered_method=True)
+        self.RenewCertificate = channel.unary_unary(
+                '/ris.v1.AgentService/RenewCertificate',
+                request_serializer=ris_dot_v1_dot_agent__pb2.RenewCertificateRequest.SerializeToString,
+                response_deserializer=ris_dot_v1_dot_agent__pb2.RenewCertificateResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -78,6 +83,20 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewCertificate(self, request, context):
+        """RenewCertificate issues a new certificate for a new key before the
+        current one expires. It runs on the agent port and is authenticated by
+        the agent's current certificate: the new certificate names the same
+        tenant, client and host names as that certificate, never anything from
+        the request. Fails with UNAUTHENTICATED without a valid client
+        certificate, PERMISSION_DENIED for an inactive, deleted or revoked
+        client and INVALID_ARGUMENT for a bad CSR, a CSR that requests
+        extensions or one that reuses the current key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +109,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.Connect,
                     request_deserializer=ris_dot_v1_dot_agent__pb2.ConnectRequest.FromString,
                     response_serializer=ris_dot_v1_dot_agent__pb2.ConnectResponse.SerializeToString,
+            ),
+            'RenewCertificate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewCertificate,
+                    request_deserializer=ris_dot_v1_dot_agent__pb2.RenewCertificateRequest.FromString,
+                    response_serializer=ris_dot_v1_dot_agent__pb2.RenewCertificateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -149,6 +173,33 @@ class AgentService:
             '/ris.v1.AgentService/Connect',
             ris_dot_v1_dot_agent__pb2.ConnectRequest.SerializeToString,
             ris_dot_v1_dot_agent__pb2.ConnectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewCertificate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ris.v1.AgentService/RenewCertificate',
+            ris_dot_v1_dot_agent__pb2.RenewCertificateRequest.SerializeToString,
+            ris_dot_v1_dot_agent__pb2.RenewCertificateResponse.FromString,
             options,
             channel_credentials,
             insecure,

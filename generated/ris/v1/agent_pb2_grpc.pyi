@@ -51,6 +51,16 @@ class AgentServiceStub:
     PERMISSION_DENIED for an inactive, deleted or revoked client and
     INVALID_ARGUMENT when the first message is not a registration.
     """
+    RenewCertificate: _grpc.UnaryUnaryMultiCallable[_agent_pb2.RenewCertificateRequest, _agent_pb2.RenewCertificateResponse]
+    """RenewCertificate issues a new certificate for a new key before the
+    current one expires. It runs on the agent port and is authenticated by
+    the agent's current certificate: the new certificate names the same
+    tenant, client and host names as that certificate, never anything from
+    the request. Fails with UNAUTHENTICATED without a valid client
+    certificate, PERMISSION_DENIED for an inactive, deleted or revoked
+    client and INVALID_ARGUMENT for a bad CSR, a CSR that requests
+    extensions or one that reuses the current key.
+    """
 
 @_typing.type_check_only
 class AgentServiceAsyncStub(AgentServiceStub):
@@ -74,6 +84,16 @@ class AgentServiceAsyncStub(AgentServiceStub):
     Fails with UNAUTHENTICATED without a valid client certificate,
     PERMISSION_DENIED for an inactive, deleted or revoked client and
     INVALID_ARGUMENT when the first message is not a registration.
+    """
+    RenewCertificate: _aio.UnaryUnaryMultiCallable[_agent_pb2.RenewCertificateRequest, _agent_pb2.RenewCertificateResponse]  # type: ignore[assignment]
+    """RenewCertificate issues a new certificate for a new key before the
+    current one expires. It runs on the agent port and is authenticated by
+    the agent's current certificate: the new certificate names the same
+    tenant, client and host names as that certificate, never anything from
+    the request. Fails with UNAUTHENTICATED without a valid client
+    certificate, PERMISSION_DENIED for an inactive, deleted or revoked
+    client and INVALID_ARGUMENT for a bad CSR, a CSR that requests
+    extensions or one that reuses the current key.
     """
 
 class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -107,6 +127,22 @@ class AgentServiceServicer(metaclass=_abc_1.ABCMeta):
         Fails with UNAUTHENTICATED without a valid client certificate,
         PERMISSION_DENIED for an inactive, deleted or revoked client and
         INVALID_ARGUMENT when the first message is not a registration.
+        """
+
+    @_abc_1.abstractmethod
+    def RenewCertificate(
+        self,
+        request: _agent_pb2.RenewCertificateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_agent_pb2.RenewCertificateResponse, _abc.Awaitable[_agent_pb2.RenewCertificateResponse]]:
+        """RenewCertificate issues a new certificate for a new key before the
+        current one expires. It runs on the agent port and is authenticated by
+        the agent's current certificate: the new certificate names the same
+        tenant, client and host names as that certificate, never anything from
+        the request. Fails with UNAUTHENTICATED without a valid client
+        certificate, PERMISSION_DENIED for an inactive, deleted or revoked
+        client and INVALID_ARGUMENT for a bad CSR, a CSR that requests
+        extensions or one that reuses the current key.
         """
 
 def add_AgentServiceServicer_to_server(servicer: AgentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

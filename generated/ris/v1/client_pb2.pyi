@@ -213,3 +213,55 @@ class CreateEnrollmentTokenResponse(_message.Message):
     enroll_endpoint: str
     ca_certificate_pem: str
     def __init__(self, token: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unique_client_id: _Optional[str] = ..., enroll_endpoint: _Optional[str] = ..., ca_certificate_pem: _Optional[str] = ...) -> None: ...
+
+class ClientCertificate(_message.Message):
+    __slots__ = ("serial", "issued_at", "expires_at", "revoked_at", "revocation_reason", "first_used_at", "replaces_serial")
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_REASON_FIELD_NUMBER: _ClassVar[int]
+    FIRST_USED_AT_FIELD_NUMBER: _ClassVar[int]
+    REPLACES_SERIAL_FIELD_NUMBER: _ClassVar[int]
+    serial: str
+    issued_at: _timestamp_pb2.Timestamp
+    expires_at: _timestamp_pb2.Timestamp
+    revoked_at: _timestamp_pb2.Timestamp
+    revocation_reason: str
+    first_used_at: _timestamp_pb2.Timestamp
+    replaces_serial: str
+    def __init__(self, serial: _Optional[str] = ..., issued_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revocation_reason: _Optional[str] = ..., first_used_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., replaces_serial: _Optional[str] = ...) -> None: ...
+
+class ListClientCertificatesRequest(_message.Message):
+    __slots__ = ("id", "tenant_code")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    tenant_code: str
+    def __init__(self, id: _Optional[int] = ..., tenant_code: _Optional[str] = ...) -> None: ...
+
+class ListClientCertificatesResponse(_message.Message):
+    __slots__ = ("certificates",)
+    CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    certificates: _containers.RepeatedCompositeFieldContainer[ClientCertificate]
+    def __init__(self, certificates: _Optional[_Iterable[_Union[ClientCertificate, _Mapping]]] = ...) -> None: ...
+
+class RevokeClientCertificatesRequest(_message.Message):
+    __slots__ = ("id", "tenant_code", "serial", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    tenant_code: str
+    serial: str
+    reason: str
+    def __init__(self, id: _Optional[int] = ..., tenant_code: _Optional[str] = ..., serial: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RevokeClientCertificatesResponse(_message.Message):
+    __slots__ = ("revoked_serials", "stream_closed")
+    REVOKED_SERIALS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_CLOSED_FIELD_NUMBER: _ClassVar[int]
+    revoked_serials: _containers.RepeatedScalarFieldContainer[str]
+    stream_closed: bool
+    def __init__(self, revoked_serials: _Optional[_Iterable[str]] = ..., stream_closed: _Optional[bool] = ...) -> None: ...

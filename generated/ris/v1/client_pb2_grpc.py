@@ -71,6 +71,16 @@ class ClientServiceStub:
                 request_serializer=ris_dot_v1_dot_client__pb2.CreateEnrollmentTokenRequest.SerializeToString,
                 response_deserializer=ris_dot_v1_dot_client__pb2.CreateEnrollmentTokenResponse.FromString,
                 _registered_method=True)
+        self.ListClientCertificates = channel.unary_unary(
+                '/ris.v1.ClientService/ListClientCertificates',
+                request_serializer=ris_dot_v1_dot_client__pb2.ListClientCertificatesRequest.SerializeToString,
+                response_deserializer=ris_dot_v1_dot_client__pb2.ListClientCertificatesResponse.FromString,
+                _registered_method=True)
+        self.RevokeClientCertificates = channel.unary_unary(
+                '/ris.v1.ClientService/RevokeClientCertificates',
+                request_serializer=ris_dot_v1_dot_client__pb2.RevokeClientCertificatesRequest.SerializeToString,
+                response_deserializer=ris_dot_v1_dot_client__pb2.RevokeClientCertificatesResponse.FromString,
+                _registered_method=True)
 
 
 class ClientServiceServicer:
@@ -139,6 +149,28 @@ class ClientServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListClientCertificates(self, request, context):
+        """ListClientCertificates returns the certificates the hub issued for a
+        client, newest first, revoked and expired ones included. Fails with
+        NOT_FOUND like GetClient.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeClientCertificates(self, request, context):
+        """RevokeClientCertificates revokes one certificate of a client, or all
+        of its certificates that are not revoked yet, and closes the client's
+        stream when it uses a revoked certificate. Tasks the agent was running
+        are queued again. The agent joins again by enrolling with a new
+        enrollment token. Fails with NOT_FOUND like GetClient or for a serial
+        the hub did not issue to the client, and INVALID_ARGUMENT for a bad
+        serial or reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -176,6 +208,16 @@ def add_ClientServiceServicer_to_server(servicer, server):
                     servicer.CreateEnrollmentToken,
                     request_deserializer=ris_dot_v1_dot_client__pb2.CreateEnrollmentTokenRequest.FromString,
                     response_serializer=ris_dot_v1_dot_client__pb2.CreateEnrollmentTokenResponse.SerializeToString,
+            ),
+            'ListClientCertificates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClientCertificates,
+                    request_deserializer=ris_dot_v1_dot_client__pb2.ListClientCertificatesRequest.FromString,
+                    response_serializer=ris_dot_v1_dot_client__pb2.ListClientCertificatesResponse.SerializeToString,
+            ),
+            'RevokeClientCertificates': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeClientCertificates,
+                    request_deserializer=ris_dot_v1_dot_client__pb2.RevokeClientCertificatesRequest.FromString,
+                    response_serializer=ris_dot_v1_dot_client__pb2.RevokeClientCertificatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -369,6 +411,60 @@ class ClientService:
             '/ris.v1.ClientService/CreateEnrollmentToken',
             ris_dot_v1_dot_client__pb2.CreateEnrollmentTokenRequest.SerializeToString,
             ris_dot_v1_dot_client__pb2.CreateEnrollmentTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClientCertificates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ris.v1.ClientService/ListClientCertificates',
+            ris_dot_v1_dot_client__pb2.ListClientCertificatesRequest.SerializeToString,
+            ris_dot_v1_dot_client__pb2.ListClientCertificatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeClientCertificates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ris.v1.ClientService/RevokeClientCertificates',
+            ris_dot_v1_dot_client__pb2.RevokeClientCertificatesRequest.SerializeToString,
+            ris_dot_v1_dot_client__pb2.RevokeClientCertificatesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,20 @@ class ClientServiceStub:
     as the client. Fails with NOT_FOUND like GetClient and INVALID_ARGUMENT
     for a lifetime outside 60..604800 seconds.
     """
+    ListClientCertificates: _grpc.UnaryUnaryMultiCallable[_client_pb2.ListClientCertificatesRequest, _client_pb2.ListClientCertificatesResponse]
+    """ListClientCertificates returns the certificates the hub issued for a
+    client, newest first, revoked and expired ones included. Fails with
+    NOT_FOUND like GetClient.
+    """
+    RevokeClientCertificates: _grpc.UnaryUnaryMultiCallable[_client_pb2.RevokeClientCertificatesRequest, _client_pb2.RevokeClientCertificatesResponse]
+    """RevokeClientCertificates revokes one certificate of a client, or all
+    of its certificates that are not revoked yet, and closes the client's
+    stream when it uses a revoked certificate. Tasks the agent was running
+    are queued again. The agent joins again by enrolling with a new
+    enrollment token. Fails with NOT_FOUND like GetClient or for a serial
+    the hub did not issue to the client, and INVALID_ARGUMENT for a bad
+    serial or reason.
+    """
 
 @_typing.type_check_only
 class ClientServiceAsyncStub(ClientServiceStub):
@@ -108,6 +122,20 @@ class ClientServiceAsyncStub(ClientServiceStub):
     """CreateEnrollmentToken issues a one-time token with which an agent enrolls
     as the client. Fails with NOT_FOUND like GetClient and INVALID_ARGUMENT
     for a lifetime outside 60..604800 seconds.
+    """
+    ListClientCertificates: _aio.UnaryUnaryMultiCallable[_client_pb2.ListClientCertificatesRequest, _client_pb2.ListClientCertificatesResponse]  # type: ignore[assignment]
+    """ListClientCertificates returns the certificates the hub issued for a
+    client, newest first, revoked and expired ones included. Fails with
+    NOT_FOUND like GetClient.
+    """
+    RevokeClientCertificates: _aio.UnaryUnaryMultiCallable[_client_pb2.RevokeClientCertificatesRequest, _client_pb2.RevokeClientCertificatesResponse]  # type: ignore[assignment]
+    """RevokeClientCertificates revokes one certificate of a client, or all
+    of its certificates that are not revoked yet, and closes the client's
+    stream when it uses a revoked certificate. Tasks the agent was running
+    are queued again. The agent joins again by enrolling with a new
+    enrollment token. Fails with NOT_FOUND like GetClient or for a serial
+    the hub did not issue to the client, and INVALID_ARGUMENT for a bad
+    serial or reason.
     """
 
 class ClientServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -188,6 +216,32 @@ class ClientServiceServicer(metaclass=_abc_1.ABCMeta):
         """CreateEnrollmentToken issues a one-time token with which an agent enrolls
         as the client. Fails with NOT_FOUND like GetClient and INVALID_ARGUMENT
         for a lifetime outside 60..604800 seconds.
+        """
+
+    @_abc_1.abstractmethod
+    def ListClientCertificates(
+        self,
+        request: _client_pb2.ListClientCertificatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_client_pb2.ListClientCertificatesResponse, _abc.Awaitable[_client_pb2.ListClientCertificatesResponse]]:
+        """ListClientCertificates returns the certificates the hub issued for a
+        client, newest first, revoked and expired ones included. Fails with
+        NOT_FOUND like GetClient.
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeClientCertificates(
+        self,
+        request: _client_pb2.RevokeClientCertificatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_client_pb2.RevokeClientCertificatesResponse, _abc.Awaitable[_client_pb2.RevokeClientCertificatesResponse]]:
+        """RevokeClientCertificates revokes one certificate of a client, or all
+        of its certificates that are not revoked yet, and closes the client's
+        stream when it uses a revoked certificate. Tasks the agent was running
+        are queued again. The agent joins again by enrolling with a new
+        enrollment token. Fails with NOT_FOUND like GetClient or for a serial
+        the hub did not issue to the client, and INVALID_ARGUMENT for a bad
+        serial or reason.
         """
 
 def add_ClientServiceServicer_to_server(servicer: ClientServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,13 +10,19 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ris.v1 import agent_pb2, agent_pb2_grpc, client_pb2
+from ris.v1 import agent_pb2, agent_pb2_grpc
+from ris_server.certificates import issue_client_certificate
 from ris_server.convert import timestamp
 from ris_server.dispatch import AgentSession
-from ris_server.errors import InvalidArgument, Unauthenticated
+from ris_server.errors import InvalidArgument, RisError, Unauthenticated
 from ris_server.hub import Hub
 from ris_server.interceptors import service_errors
-from ris_server.pki import AgentIdentity, parse_identity
+from ris_server.pki import dns_names, serial_hex
+from ris_server.services.agent_auth import (
+    AgentAuthenticator,
+    peer_certificate,
+    same_public_key,
+)
 from ris_server.services.clients import hash_token
 from ris_server.validation import check_host, check_text
 
@@ -25,21 +31,10 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT_LIMIT = 1000
 
 
-def peer_identity(context: grpc.aio.ServicerContext) -> AgentIdentity | None:
-    """Return the identity in the peer's verified client certificate, if any."""
-    auth = context.auth_context()
-    pems = auth.get("x509_pem_cert") or []
-    if not pems:
-        return None
-    try:
-        return parse_identity(pems[0])
-    except ValueError:
-        return None
-
-
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
+        self._auth = AgentAuthenticator(hub)
 
     @service_errors
     async def Enroll(self, request, context):
@@ -60,20 +55,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         client = await store.get_client_by_uid(record.tenant_code, record.client_uid)
         if client is None:
             raise Unauthenticated("enrollment token belongs to a deleted client")
-        cert = self._hub.ca.issue_client_certificate(
+        cert = await issue_client_certificate(
+            self._hub,
             public_key,
             client.tenant_code,
             client.unique_client_id,
             request.hostname,
-            self._hub.config.client_management.client_cert_days,
         )
         not_after = cert.not_valid_after_utc.timestamp()
-        await store.record_certificate(
-            format(cert.serial_number, "x"),
-            client.unique_client_id,
-            client.tenant_code,
-            not_after,
-        )
         self._hub.audit.record(
             "client_management",
             "enroll",
@@ -97,27 +86,57 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             expires_at=timestamp(not_after),
         )
 
-    async def Connect(self, request_iterator, context):
-        identity = peer_identity(context)
-        if identity is None:
-            await context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                "agents connect on the agent port with a client certificate "
-                "issued by this hub",
+    @service_errors
+    async def RenewCertificate(self, request, context):
+        identity = await self._auth.authenticate(context, "renew_certificate")
+        if not request.csr_pem:
+            raise InvalidArgument("csr_pem is required")
+        check_text(request.csr_pem, "csr_pem", 16384)
+        public_key = self._hub.ca.check_csr(request.csr_pem, allow_extensions=False)
+        current = peer_certificate(context)
+        if same_public_key(public_key, current.public_key()):
+            raise InvalidArgument(
+                "csr_pem carries the key of the current certificate; renew with "
+                "a new key"
             )
-        store = self._hub.store
-        if await store.is_certificate_revoked(identity.serial):
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED, "client certificate revoked"
-            )
-        client = await store.get_client_by_uid(
-            identity.tenant_code, identity.unique_client_id
+        names = dns_names(current.public_bytes(serialization.Encoding.PEM))
+        cert = await issue_client_certificate(
+            self._hub,
+            public_key,
+            identity.tenant_code,
+            identity.unique_client_id,
+            names[0] if names else "",
+            replaces=identity.serial,
         )
-        if client is None or client.status != client_pb2.CLIENT_STATUS_ACTIVE:
-            await context.abort(
-                grpc.StatusCode.PERMISSION_DENIED,
-                f"client {identity.unique_client_id} is deleted or inactive",
-            )
+        serial = serial_hex(cert)
+        self._hub.audit.record(
+            "client_management",
+            "renew_certificate",
+            actor=identity.unique_client_id,
+            tenant=identity.tenant_code,
+            target=identity.unique_client_id,
+            serial=serial,
+            replaces=identity.serial,
+        )
+        log.info(
+            "renewed the certificate of client %s: serial %s replaces %s",
+            identity.unique_client_id,
+            serial,
+            identity.serial,
+        )
+        return agent_pb2.RenewCertificateResponse(
+            certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
+            ca_certificate_pem=self._hub.ca.ca_pem.decode(),
+            expires_at=timestamp(cert.not_valid_after_utc.timestamp()),
+            serial=serial,
+        )
+
+    async def Connect(self, request_iterator, context):
+        try:
+            identity = await self._auth.authenticate(context, "connect")
+        except RisError as rejection:
+            await context.abort(rejection.code, rejection.message)
+        store = self._hub.store
         cm = self._hub.config.client_management
         first = await self._read(context, cm.connection_timeout)
         if first is None or first is grpc.aio.EOF or not first.HasField("registration"):
@@ -126,6 +145,17 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 "the first message on the stream must be a registration",
             )
         registration = first.registration
+        claimed = (registration.tenant_code, registration.unique_client_id)
+        actual = (identity.tenant_code, identity.unique_client_id)
+        if any(claimed) and claimed != actual:
+            message = (
+                f"the registration names client {claimed[1][:64]!r} of tenant "
+                f"{claimed[0][:64]!r}, but the certificate names client "
+                f"{actual[1]} of tenant {actual[0]}"
+            )
+            self._auth.reject_logged(identity, "connect", message)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, message)
+        await self._auth.note_first_use(identity)
         max_concurrent = registration.max_concurrent_tasks or 1
         if not 1 <= max_concurrent <= MAX_CONCURRENT_LIMIT:
             await context.abort(
@@ -138,6 +168,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             max_concurrent=max_concurrent,
             capabilities=frozenset(registration.capabilities[:32]),
             peer=context.peer(),
+            certificate_serial=identity.serial,
         )
         await store.record_connection(
             identity.unique_client_id,
@@ -149,11 +180,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             max_concurrent_tasks=max_concurrent,
         )
         log.info(
-            "client %s connected from %s (session %s, %d slots)",
+            "client %s connected from %s (session %s, %d slots, certificate %s)",
             identity.unique_client_id,
             context.peer(),
             session.session_id,
             max_concurrent,
+            identity.serial,
         )
         session.send(
             agent_pb2.ConnectResponse(
@@ -163,6 +195,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                     heartbeat_interval=max(1, round(cm.heartbeat_interval)),
                     connection_timeout=max(1, round(cm.connection_timeout)),
                     session_id=session.session_id,
+                    certificate_serial=identity.serial,
                 )
             )
         )
@@ -180,7 +213,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 await context.write(message)
             if session.close_reason:
                 await context.abort(
-                    grpc.StatusCode.DEADLINE_EXCEEDED, session.close_reason
+                    grpc.StatusCode[session.close_status], session.close_reason
                 )
         finally:
             reader.cancel()

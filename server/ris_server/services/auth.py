@@ -1,29 +1,63 @@
-"""AuthService: password login and the refresh token cycle."""
+"""AuthService: password and directory login, refresh, logout.
+
+Each login starts a session (see `session_manager.py`). Failed logins are
+limited per (tenant, username) before any password is checked (see
+`login_limits.py`).
+"""
 
 import logging
+import math
 import time
-import uuid
 
 from ris.v1 import auth_pb2, auth_pb2_grpc, tenant_pb2
-from ris_server.errors import InvalidArgument, Unauthenticated
+from ris_server.errors import (
+    InvalidArgument,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
 from ris_server.hub import Hub
 from ris_server.interceptors import service_errors
-from ris_server.models import RefreshToken
+from ris_server.ldap_auth import LdapAuthenticator
+from ris_server.login_limits import LoginFailureLimiter, limit_key
+from ris_server.login_roles import directory_role, effective_role
+from ris_server.models import RefreshToken, Tenant, User
 from ris_server.passwords import verify_password
+from ris_server.session_manager import SessionManager
 from ris_server.tokens import Principal
+from ris_server.validation import PASSWORD_MAX, check_login_name
 
 log = logging.getLogger(__name__)
 
 _BAD_LOGIN = "invalid username, password or tenant"
+_SESSION_ENDED = "session ended; log in again"
+MAX_USERNAME = 256
+
+
+def _active(tenant: Tenant | None) -> bool:
+    return tenant is not None and tenant.status == tenant_pb2.TENANT_STATUS_ACTIVE
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
+        config = hub.config
+        self._sessions = SessionManager(
+            hub.store,
+            hub.tokens,
+            hub.audit,
+            config.authentication.session.max_concurrent,
+        )
+        self._limiter = LoginFailureLimiter(
+            config.security.rate_limiting.login_failures_per_minute
+        )
+        ldap = config.authentication.ldap
+        self._ldap = LdapAuthenticator(ldap) if ldap.enabled else None
+        self._ldap_tenant = ldap.tenant or config.multi_tenant.default_tenant
 
-    async def _issue(self, principal: Principal, family_id: str) -> dict:
+    async def _issue(self, principal: Principal) -> dict:
         tokens = self._hub.tokens
-        refresh, claims = tokens.issue_refresh(principal, family_id)
+        refresh, claims = tokens.issue_refresh(principal, principal.session_id)
         await self._hub.store.save_refresh_token(
             RefreshToken(
                 claims.jti,
@@ -33,6 +67,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
                 claims.expires_at,
             )
         )
+        await self._hub.store.extend_session(principal.session_id, claims.expires_at)
         return {
             "access_token": tokens.issue_access(principal),
             "refresh_token": refresh,
@@ -48,75 +83,225 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
     @service_errors
     async def Login(self, request, context):
-        if not request.username:
+        username, password = request.username, request.password
+        if not username:
             raise InvalidArgument("username is required")
-        if not request.password:
+        if len(username) > MAX_USERNAME:
+            raise InvalidArgument(f"username is longer than {MAX_USERNAME} characters")
+        if not password:
             raise InvalidArgument("password is required")
+        if len(password) > PASSWORD_MAX:
+            raise InvalidArgument(f"password is longer than {PASSWORD_MAX} characters")
         tenant_code = (
             request.tenant_code or self._hub.config.multi_tenant.default_tenant
         )
-        store = self._hub.store
-        tenant = await store.get_tenant(tenant_code)
-        user = await store.get_user(tenant_code, request.username) if tenant else None
-        valid = verify_password(user.password_hash if user else None, request.password)
-        if not (valid and user and tenant) or (
-            tenant.status != tenant_pb2.TENANT_STATUS_ACTIVE
-        ):
-            log.info("failed login for tenant %s", tenant_code[:64])
+        user = await self._hub.store.get_user(tenant_code, username)
+        directory = (
+            self._ldap is not None
+            and (user is None or user.external)
+            and request.tenant_code in ("", self._ldap_tenant)
+        )
+        if directory:
+            # Directory accounts are counted in their own tenant, however the
+            # request names it.
+            tenant_code = self._ldap_tenant
+        key = limit_key(tenant_code, username)
+        started = time.monotonic()
+        wait = self._limiter.start_attempt(key, started)
+        if wait is not None:
+            self._reject_limited(tenant_code, username, wait)
+        try:
+            if directory:
+                found = await self._directory_login(username, password)
+            else:
+                found = await self._password_login(user, tenant_code, password)
+        except Unavailable:
+            self._limiter.cancel_attempt(key, started)
             self._hub.audit.record(
                 "authentication",
                 "login",
                 tenant=tenant_code[:64],
-                target=request.username[:128],
+                target=username[:128],
                 outcome="failure",
+                reason="directory_unavailable",
             )
+            raise
+        if found is None:
+            self._record_failure(key, tenant_code, username)
             raise Unauthenticated(_BAD_LOGIN)
-        principal = Principal(user.id, user.email, user.role, tenant.code)
-        self._hub.audit.record(
-            "authentication", "login", actor=user.id, tenant=tenant.code
+        self._limiter.finish_success(key)
+        user, tenant, method = found
+        now = time.time()
+        role = effective_role(
+            user.role, [user.email], self._hub.config.authorization.rbac
         )
-        log.info("user %s logged in to tenant %s", user.id, tenant.code)
-        return auth_pb2.LoginResponse(**await self._issue(principal, uuid.uuid4().hex))
+        session_id = await self._sessions.start(user.id, tenant.code, now)
+        principal = Principal(user.id, user.email, role, tenant.code, session_id)
+        self._hub.audit.record(
+            "authentication",
+            "login",
+            actor=user.id,
+            tenant=tenant.code,
+            target=session_id,
+            method=method,
+        )
+        log.info(
+            "user %s logged in to tenant %s (%s, session %s)",
+            user.id,
+            tenant.code,
+            method,
+            session_id,
+        )
+        return auth_pb2.LoginResponse(**await self._issue(principal))
+
+    def _reject_limited(self, tenant_code: str, username: str, wait: float) -> None:
+        seconds = max(1, math.ceil(wait))
+        self._hub.audit.record(
+            "authentication",
+            "login_rate_limited",
+            tenant=tenant_code[:64],
+            target=username[:128],
+            outcome="failure",
+            retry_after=seconds,
+        )
+        raise ResourceExhausted(
+            f"too many failed logins; try again in {seconds} s", retry_after=seconds
+        )
+
+    def _record_failure(
+        self, key: tuple[str, str], tenant_code: str, username: str
+    ) -> None:
+        log.info("failed login for tenant %s", tenant_code[:64])
+        self._hub.audit.record(
+            "authentication",
+            "login",
+            tenant=tenant_code[:64],
+            target=username[:128],
+            outcome="failure",
+        )
+        if self._limiter.failures(key, time.monotonic()) == self._limiter.limit:
+            log.warning(
+                "login for a username in tenant %s blocked after %d failures "
+                "within a minute",
+                tenant_code[:64],
+                self._limiter.limit,
+            )
+
+    async def _password_login(
+        self, user: User | None, tenant_code: str, password: str
+    ) -> tuple[User, Tenant, str] | None:
+        """Check a local password; return the user, its tenant and the method."""
+        tenant = await self._hub.store.get_tenant(tenant_code)
+        valid = verify_password(user.password_hash if user else None, password)
+        if not valid or user is None or user.disabled or not _active(tenant):
+            return None
+        return user, tenant, "password"
+
+    async def _directory_login(
+        self, username: str, password: str
+    ) -> tuple[User, Tenant, str] | None:
+        store = self._hub.store
+        tenant = await store.get_tenant(self._ldap_tenant)
+        if tenant is None:
+            log.error(
+                "directory login failed: authentication.ldap.tenant %r does not exist",
+                self._ldap_tenant,
+            )
+            return None
+        if not _active(tenant):
+            return None
+        try:
+            check_login_name(username, "username")
+        except InvalidArgument:
+            return None
+
+        found = await self._ldap.authenticate(username, password)
+        if found is None:
+            return None
+
+        config = self._hub.config
+        role = directory_role(
+            found.group_dns,
+            config.authentication.ldap.group_roles,
+            config.authorization.rbac.default_role,
+        )
+        role = effective_role(role, [username, found.email], config.authorization.rbac)
+
+        user = await store.upsert_directory_user(
+            tenant.code, username.casefold(), role, time.time()
+        )
+        if user is None:
+            log.warning(
+                "directory login of %r rejected: a local user of tenant %s has "
+                "that name",
+                username.casefold(),
+                tenant.code,
+            )
+            return None
+        if user.disabled:
+            return None
+        return user, tenant, "ldap"
 
     @service_errors
     async def Refresh(self, request, context):
         if not request.refresh_token:
             raise InvalidArgument("refresh_token is required")
-        claims = self._hub.tokens.verify_refresh(request.refresh_token)
+        tokens = self._hub.tokens
+        claims = tokens.verify_refresh(request.refresh_token)
+        store = self._hub.store
         now = time.time()
-        record = await self._hub.store.use_refresh_token(claims.jti, now)
+        record = await store.use_refresh_token(claims.jti, now)
         if record is None or record.revoked_at is not None:
             raise Unauthenticated("refresh token revoked")
+        session_id = record.family_id
         if record.used_at is not None:
-            revoked = await self._hub.store.revoke_refresh_family(record.family_id, now)
+            await self._sessions.revoke(
+                session_id,
+                "refresh_token_reuse",
+                actor=record.user_id,
+                tenant=record.tenant_code,
+            )
             self._hub.audit.record(
                 "authentication",
                 "refresh_token_reuse",
                 actor=record.user_id,
                 tenant=record.tenant_code,
+                target=session_id,
                 outcome="failure",
-                revoked=revoked,
             )
             log.warning(
-                "refresh token reuse for user %s; revoked %d tokens of its family",
+                "refresh token reuse for user %s; revoked session %s",
                 record.user_id,
-                revoked,
+                session_id,
             )
             raise Unauthenticated("refresh token already used; log in again")
-        user = await self._hub.store.get_user_by_id(record.user_id)
-        if user is None:
-            raise Unauthenticated("user no longer exists")
-        principal = Principal(user.id, user.email, user.role, user.tenant_code)
-        return auth_pb2.RefreshResponse(
-            **await self._issue(principal, record.family_id)
+        session = await store.get_session(session_id)
+        if session is None or session.revoked_at is not None:
+            raise Unauthenticated(_SESSION_ENDED)
+        user = await store.get_user_by_id(record.user_id)
+        if user is None or user.disabled:
+            raise Unauthenticated("user no longer exists or is disabled")
+        role = effective_role(
+            user.role, [user.email], self._hub.config.authorization.rbac
         )
+        principal = Principal(user.id, user.email, role, user.tenant_code, session_id)
+        issued = await self._issue(principal)
+        # A logout that committed while the tokens were issued has listed the
+        # session by now; the new tokens must not leave the hub.
+        if tokens.revocations.is_revoked(session_id, time.time()):
+            raise Unauthenticated(_SESSION_ENDED)
+        return auth_pb2.RefreshResponse(**issued)
 
     @service_errors
     async def Logout(self, request, context):
         if not request.refresh_token:
             raise InvalidArgument("refresh_token is required")
         claims = self._hub.tokens.verify_refresh(request.refresh_token)
-        revoked = await self._hub.store.revoke_refresh_family(
-            claims.family_id, time.time()
+        revoked = await self._sessions.revoke(
+            claims.family_id,
+            "logout",
+            actor=claims.user_id,
+            tenant=claims.tenant_code,
         )
-        return auth_pb2.LogoutResponse(revoked=revoked > 0)
+        log.info("user %s logged out of session %s", claims.user_id, claims.family_id)
+        return auth_pb2.LogoutResponse(revoked=revoked)

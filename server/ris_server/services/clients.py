@@ -6,14 +6,22 @@ import secrets
 import time
 import uuid
 
-from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ris.v1 import client_pb2, client_pb2_grpc
+from ris_server.certificates import (
+    MAX_REASON_LENGTH,
+    certificate_to_proto,
+    issue_client_certificate,
+    revoke_client_certificates,
+)
 from ris_server.convert import client_to_proto, timestamp
 from ris_server.errors import InvalidArgument, NotFound, ResourceExhausted
 from ris_server.hub import Hub
 from ris_server.interceptors import current_principal, service_errors
 from ris_server.models import Client, EnrollmentToken
+from ris_server.pki import serial_hex
 from ris_server.validation import (
     check_host,
     check_name,
@@ -147,8 +155,16 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
             client.status = request.status
         client.updated_ms = _now_ms()
         await self._hub.store.update_client(client)
-        self._audit(current_principal(), "update_client", client)
+        principal = current_principal()
+        self._audit(principal, "update_client", client)
         if client.status == client_pb2.CLIENT_STATUS_INACTIVE:
+            await revoke_client_certificates(
+                self._hub,
+                client.unique_client_id,
+                client.tenant_code,
+                reason="client disabled",
+                actor=principal.user_id,
+            )
             self._hub.dispatcher.close_client(client.unique_client_id)
         return client_pb2.UpdateClientResponse(client=self._proto(client))
 
@@ -158,14 +174,23 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
         store = self._hub.store
         now = time.time()
         await store.delete_client(client.tenant_code, client.id)
-        await store.revoke_client_certificates(client.unique_client_id, now)
+        serials = await store.revoke_client_certificates(
+            client.unique_client_id, now, "client deleted"
+        )
+        self._hub.revoked.add(serials)
         self._hub.dispatcher.close_client(client.unique_client_id)
         ended = await store.cancel_client_tasks(
             client.unique_client_id, "the client was deleted", now
         )
         for task_id in ended:
             self._hub.dispatcher.notify_finished(task_id)
-        self._audit(current_principal(), "delete_client", client, cancelled=len(ended))
+        self._audit(
+            current_principal(),
+            "delete_client",
+            client,
+            cancelled=len(ended),
+            revoked_serials=",".join(serials),
+        )
         log.info("deleted client %s (%s)", client.id, client.unique_client_id)
         return client_pb2.DeleteClientResponse(
             id=client.id, unique_client_id=client.unique_client_id
@@ -179,27 +204,28 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
         client = await self._hub.store.get_client_by_uid(tenant.code, request.client_id)
         if client is None:
             raise NotFound(f"client {request.client_id} not found")
-        days = self._hub.config.client_management.client_cert_days
-        cert_pem, key_pem = self._hub.ca.issue_client_keypair(
-            tenant.code, client.unique_client_id, request.hostname, days
-        )
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        await self._hub.store.record_certificate(
-            format(cert.serial_number, "x"),
-            client.unique_client_id,
+        # The key is made here because this call hands out a complete
+        # credential; agents that enroll keep their key to themselves.
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = await issue_client_certificate(
+            self._hub,
+            key.public_key(),
             tenant.code,
-            cert.not_valid_after_utc.timestamp(),
+            client.unique_client_id,
+            request.hostname,
         )
         self._audit(
-            current_principal(),
-            "issue_certificate",
-            client,
-            serial=format(cert.serial_number, "x"),
+            current_principal(), "issue_certificate", client, serial=serial_hex(cert)
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
         return client_pb2.GetClientConfigResponse(
             client_config=self._hub.client_config(),
             certificates=client_pb2.ClientCertificates(
-                client_cert=cert_pem.decode(),
+                client_cert=cert.public_bytes(serialization.Encoding.PEM).decode(),
                 client_key=key_pem.decode(),
                 ca_cert=self._hub.ca.ca_pem.decode(),
             ),
@@ -232,3 +258,44 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
             enroll_endpoint=f"{self._hub.endpoints.public_host}:{self._hub.endpoints.grpc_port}",
             ca_certificate_pem=self._hub.ca.ca_pem.decode(),
         )
+
+    @service_errors
+    async def ListClientCertificates(self, request, context):
+        client = await self._get(request.id, request.tenant_code)
+        records = await self._hub.store.list_client_certificates(
+            client.unique_client_id
+        )
+        return client_pb2.ListClientCertificatesResponse(
+            certificates=[certificate_to_proto(record) for record in records]
+        )
+
+    @service_errors
+    async def RevokeClientCertificates(self, request, context):
+        client = await self._get(request.id, request.tenant_code)
+        serial = request.serial.strip().lower().lstrip("0")
+        if serial and not _is_hex(serial):
+            raise InvalidArgument(
+                f"serial {request.serial[:80]!r} is not a hexadecimal serial number"
+            )
+        reason = check_text(request.reason, "reason", MAX_REASON_LENGTH)
+        if serial:
+            record = await self._hub.store.get_certificate(serial)
+            if record is None or record.client_uid != client.unique_client_id:
+                raise NotFound(
+                    f"certificate {serial} was not issued to client {client.id}"
+                )
+        serials, closed = await revoke_client_certificates(
+            self._hub,
+            client.unique_client_id,
+            client.tenant_code,
+            reason=reason or "revoked by an administrator",
+            actor=current_principal().user_id,
+            serial=serial,
+        )
+        return client_pb2.RevokeClientCertificatesResponse(
+            revoked_serials=serials, stream_closed=closed
+        )
+
+
+def _is_hex(text: str) -> bool:
+    return len(text) <= 40 and all(c in "0123456789abcdef" for c in text)

@@ -10,6 +10,7 @@ from ris_server.errors import InvalidArgument, NotFound
 from ris_server.hub import Hub
 from ris_server.interceptors import service_errors
 from ris_server.models import Tenant
+from ris_server.store import database_info
 from ris_server.validation import check_host, check_tenant_code, check_text, require
 
 
@@ -72,12 +73,7 @@ class TenantServicer(tenant_pb2_grpc.TenantServiceServicer):
         return tenant_pb2.CreateTenantResponse(tenant=tenant_to_proto(tenant))
 
     def _database_info(self, code: str) -> dict:
-        return {
-            "type": "sqlite",
-            "database": "ris"
-            if self._hub.config.multi_tenant.tenant_isolation == "shared"
-            else f"tenant_{code}",
-        }
+        return database_info(self._hub.config.multi_tenant.tenant_isolation, code)
 
     @service_errors
     async def ListTenants(self, request, context):

@@ -9,7 +9,17 @@ paths only.
 import enum
 from typing import Protocol
 
-from ris_server.models import Client, EnrollmentToken, RefreshToken, Task, Tenant, User
+from ris_server.keyring import DataKeyRecord, Keyring
+from ris_server.models import (
+    CertificateRecord,
+    Client,
+    EnrollmentToken,
+    RefreshToken,
+    Session,
+    Task,
+    Tenant,
+    User,
+)
 
 
 class TaskOutcome(enum.Enum):
@@ -24,6 +34,29 @@ class Repository(Protocol):
     async def close(self) -> None: ...
 
     async def ping(self) -> None: ...
+
+    # Encryption at rest: wrapped data keys and the encrypted columns.
+    def use_keyring(self, keyring: Keyring | None, *, encrypt: bool) -> None:
+        """Decrypt stored envelopes with `keyring`, and encrypt new values if asked.
+
+        With `encrypt`, each write that encrypts first stores a new data key
+        for the tenant when its newest one is older than the rotation period.
+        """
+        ...
+
+    async def list_data_keys(self) -> list[DataKeyRecord]: ...
+
+    async def save_data_key(self, record: DataKeyRecord) -> None: ...
+
+    async def replace_wrapped_keys(self, records: list[DataKeyRecord]) -> None:
+        """Store rewrapped data keys in one transaction; all keys must be given."""
+        ...
+
+    async def reencrypt(
+        self, *, new_keys: bool = False, batch_size: int = 200
+    ) -> dict[str, int]:
+        """Rewrite encrypted columns under each tenant's newest data key."""
+        ...
 
     # Tenants.
     async def create_tenant(self, tenant: Tenant) -> None: ...
@@ -43,6 +76,28 @@ class Repository(Protocol):
 
     async def count_users(self) -> int: ...
 
+    async def list_users(
+        self, tenant_code: str, offset: int, limit: int
+    ) -> tuple[list[User], int]:
+        """Return one page of a tenant's users by email, and their total."""
+        ...
+
+    async def update_user(self, user: User) -> None:
+        """Store the role, password hash and disabled state of `user`."""
+        ...
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Remove a user and their refresh tokens; False when none existed."""
+        ...
+
+    async def revoke_user_refresh_tokens(self, user_id: str, now: float) -> int:
+        """Revoke every refresh token of a user; return how many were live."""
+        ...
+
+    async def count_active_users(self, tenant_code: str, role: int) -> int:
+        """Count the tenant's enabled users whose role is `role` or higher."""
+        ...
+
     async def save_refresh_token(self, token: RefreshToken) -> None: ...
 
     async def use_refresh_token(self, jti: str, now: float) -> RefreshToken | None:
@@ -54,6 +109,54 @@ class Repository(Protocol):
         ...
 
     async def revoke_refresh_family(self, family_id: str, now: float) -> int: ...
+
+    async def upsert_directory_user(
+        self, tenant_code: str, username: str, role: int, now: float
+    ) -> User | None:
+        """Create or update the `external` record of a directory user.
+
+        The record has no password hash, keeps its id across logins, and its
+        role is set to `role`. Returns None, changing nothing, when a local
+        user holds the name.
+        """
+        ...
+
+    # Sessions: one per login, named by its refresh-token family id.
+    async def create_session(self, session: Session, max_active: int) -> list[Session]:
+        """Insert a session and revoke the user's oldest beyond `max_active`.
+
+        Active sessions are those not revoked and not expired at
+        `session.created_at`. Both steps run in one transaction. Returns the
+        sessions revoked, whose refresh tokens are revoked too.
+        """
+        ...
+
+    async def get_session(self, session_id: str) -> Session | None: ...
+
+    async def extend_session(self, session_id: str, expires_at: float) -> None:
+        """Set the expiry of a session to that of its newest refresh token."""
+        ...
+
+    async def revoke_session(self, session_id: str, now: float, reason: str) -> bool:
+        """Revoke a session and its refresh tokens.
+
+        Returns True when this call revoked the session or any of its tokens,
+        False when both were revoked already or are unknown.
+        """
+        ...
+
+    async def revoke_user_sessions(
+        self, user_id: str, now: float, reason: str
+    ) -> list[str]:
+        """Revoke every active session and refresh token of a user.
+
+        Returns the ids of the sessions this call revoked.
+        """
+        ...
+
+    async def revoked_sessions(self, since: float) -> list[tuple[str, float]]:
+        """Return (session id, revoked_at) of sessions revoked at `since` or later."""
+        ...
 
     # Clients.
     async def create_client(self, client: Client) -> Client: ...
@@ -111,14 +214,44 @@ class Repository(Protocol):
         ...
 
     async def record_certificate(
-        self, serial: str, unique_client_id: str, tenant_code: str, not_after: float
+        self,
+        serial: str,
+        unique_client_id: str,
+        tenant_code: str,
+        not_after: float,
+        issued_at: float | None = None,
+        replaces: str = "",
     ) -> None: ...
+
+    async def get_certificate(self, serial: str) -> CertificateRecord | None: ...
+
+    async def list_client_certificates(
+        self, unique_client_id: str
+    ) -> list[CertificateRecord]:
+        """Return a client's certificates, newest issue first."""
+        ...
 
     async def is_certificate_revoked(self, serial: str) -> bool: ...
 
     async def revoke_client_certificates(
-        self, unique_client_id: str, now: float
-    ) -> int: ...
+        self, unique_client_id: str, now: float, reason: str = "", serial: str = ""
+    ) -> list[str]:
+        """Revoke a client's unrevoked certificates, or only `serial` of them.
+
+        Returns the serials this call revoked.
+        """
+        ...
+
+    async def revoked_serials(self, now: float) -> list[str]:
+        """Return the serials of revoked certificates that expire after `now`."""
+        ...
+
+    async def mark_certificate_used(self, serial: str, now: float) -> bool:
+        """Record the first stream opened with a certificate.
+
+        Returns True for the first use, False when it was used before.
+        """
+        ...
 
     # Tasks.
     async def insert_task(self, task: Task, max_active: int) -> bool:

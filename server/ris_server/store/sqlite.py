@@ -7,10 +7,12 @@ or of the machine.
 """
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import sqlite3
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,8 +20,21 @@ from typing import Any, TypeVar
 
 from ris.v1 import task_pb2
 from ris_server.errors import AlreadyExists, FailedPrecondition, NotFound
-from ris_server.models import Client, EnrollmentToken, RefreshToken, Task, Tenant, User
+from ris_server.keyring import DataKeyRecord, Keyring, KeyringError
+from ris_server.models import (
+    CertificateRecord,
+    Client,
+    EnrollmentToken,
+    RefreshToken,
+    Session,
+    Task,
+    Tenant,
+    User,
+)
+from ris_server.store import encrypted_fields
 from ris_server.store.base import TaskOutcome
+from ris_server.store.encrypted_fields import FieldCipher
+from ris_server.store.group_commit import GroupCommitter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,12 +54,19 @@ CREATE TABLE IF NOT EXISTS tenants (
 CREATE TABLE IF NOT EXISTS users (
   id TEXT PRIMARY KEY, tenant_code TEXT NOT NULL, email TEXT NOT NULL,
   password_hash TEXT NOT NULL, role INTEGER NOT NULL, created_at REAL NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0, external INTEGER NOT NULL DEFAULT 0,
   UNIQUE (tenant_code, email));
 CREATE TABLE IF NOT EXISTS refresh_tokens (
   jti TEXT PRIMARY KEY, family_id TEXT NOT NULL, user_id TEXT NOT NULL,
   tenant_code TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL,
   revoked_at REAL);
 CREATE INDEX IF NOT EXISTS refresh_family ON refresh_tokens (family_id);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, tenant_code TEXT NOT NULL,
+  created_at REAL NOT NULL, expires_at REAL NOT NULL, revoked_at REAL,
+  revoke_reason TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_id, created_at);
+CREATE INDEX IF NOT EXISTS sessions_revoked ON sessions (revoked_at);
 CREATE TABLE IF NOT EXISTS clients (
   id INTEGER PRIMARY KEY AUTOINCREMENT, unique_client_id TEXT NOT NULL UNIQUE,
   tenant_code TEXT NOT NULL, name TEXT NOT NULL, description TEXT NOT NULL,
@@ -58,7 +80,8 @@ CREATE TABLE IF NOT EXISTS enrollment_tokens (
   tenant_code TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL);
 CREATE TABLE IF NOT EXISTS certificates (
   serial TEXT PRIMARY KEY, client_uid TEXT NOT NULL, tenant_code TEXT NOT NULL,
-  not_after REAL NOT NULL, revoked_at REAL);
+  not_after REAL NOT NULL, revoked_at REAL, issued_at REAL, first_used_at REAL,
+  replaces TEXT NOT NULL DEFAULT '', revocation_reason TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS certificates_client ON certificates (client_uid);
 CREATE TABLE IF NOT EXISTS tasks (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE,
@@ -80,6 +103,10 @@ _TASK_COLUMNS = (
     "timeout, max_attempts, attempt, result, progress, error, created_at, "
     "started_at, completed_at, dead_lettered, cancel_requested, seq, available_at, "
     "retry_on_failure"
+)
+_CERTIFICATE_COLUMNS = (
+    "serial, client_uid, tenant_code, not_after, revoked_at, issued_at, "
+    "first_used_at, replaces, revocation_reason"
 )
 _CLIENT_COLUMNS = (
     "id, unique_client_id, tenant_code, name, description, host, status, "
@@ -141,6 +168,47 @@ def _tenant_task(db: sqlite3.Connection, tenant_code: str, task_id: str) -> Task
     return _task(row)
 
 
+# Columns added after a table first shipped: databases created by an older
+# version get them on open, with the default the new code expects.
+_ADDED_COLUMNS = (
+    ("users", "disabled", "INTEGER NOT NULL DEFAULT 0"),
+    ("users", "external", "INTEGER NOT NULL DEFAULT 0"),
+    ("certificates", "issued_at", "REAL"),
+    ("certificates", "first_used_at", "REAL"),
+    ("certificates", "replaces", "TEXT NOT NULL DEFAULT ''"),
+    ("certificates", "revocation_reason", "TEXT NOT NULL DEFAULT ''"),
+)
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, column, declaration in _ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            log.info("added column %s.%s", table, column)
+
+
+def _user(row: tuple) -> User:
+    return User(*row[:6], disabled=bool(row[6]), external=bool(row[7]))
+
+
+def _revoke_session(
+    db: sqlite3.Connection, session_id: str, now: float, reason: str
+) -> bool:
+    """Revoke a session and its refresh tokens inside a transaction."""
+    sessions = db.execute(
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = ? "
+        "WHERE id = ? AND revoked_at IS NULL",
+        (now, reason, session_id),
+    ).rowcount
+    tokens = db.execute(
+        "UPDATE refresh_tokens SET revoked_at = ? "
+        "WHERE family_id = ? AND revoked_at IS NULL",
+        (now, session_id),
+    ).rowcount
+    return sessions + tokens > 0
+
+
 class SqliteStore:
     """Repository on one SQLite file."""
 
@@ -148,6 +216,10 @@ class SqliteStore:
         self.path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        self._group_commit = GroupCommitter(self._executor, lambda: self._db)
+        # Plain values until use_keyring(); envelopes then fail with a clear error.
+        self._cipher = FieldCipher(None, encrypt=False)
+        self._data_key_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> "SqliteStore":
@@ -165,7 +237,12 @@ class SqliteStore:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=5000")
+        # Deleted and overwritten content is zeroed, so a value replaced by
+        # its encrypted form leaves no plaintext in free pages.
+        db.execute("PRAGMA secure_delete=ON")
         db.executescript(SCHEMA)
+        db.executescript(encrypted_fields.DATA_KEYS_SCHEMA)
+        _add_missing_columns(db)
         self._db = db
         log.info("opened SQLite store %s", self.path)
 
@@ -187,7 +264,8 @@ class SqliteStore:
         return value
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(self._tx, fn)
+        """Run `fn` in a transaction that may commit with other queued writes."""
+        return await self._group_commit.write(fn)
 
     async def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         def query() -> list[tuple]:
@@ -208,8 +286,133 @@ class SqliteStore:
     async def ping(self) -> None:
         await self._read("SELECT 1")
 
+    # Encryption at rest (see encrypted_fields for the columns).
+    def use_keyring(self, keyring: Keyring | None, *, encrypt: bool) -> None:
+        """Decrypt stored envelopes with `keyring`, and encrypt new values if asked."""
+        self._cipher = FieldCipher(
+            keyring, encrypt=encrypt, load_key=encrypted_fields.key_loader(self.path)
+        )
+
+    @property
+    def keyring(self) -> Keyring | None:
+        return self._cipher.keyring
+
+    async def list_data_keys(self) -> list[DataKeyRecord]:
+        return await self._run(encrypted_fields.load_data_keys, self._db)
+
+    async def save_data_key(self, record: DataKeyRecord) -> None:
+        await self._write(lambda db: encrypted_fields.insert_data_key(db, record))
+
+    async def replace_wrapped_keys(self, records: list[DataKeyRecord]) -> None:
+        await self._write(lambda db: encrypted_fields.replace_wrapped_keys(db, records))
+
+    async def _ensure_data_key(self, tenant_code: str, *, force: bool = False) -> None:
+        """Store a new data key for the tenant when rotation is due (or forced).
+
+        The key is committed before any value is encrypted with it, so an
+        encrypted row never names a key that is not stored.
+        """
+        if not self._cipher.encrypt:
+            return
+        keyring = self._cipher.keyring
+        async with self._data_key_lock:
+            if not force and not keyring.rotation_due(tenant_code):
+                return
+            record = keyring.create_data_key(tenant_code)
+            await self.save_data_key(record)
+            keyring.add(record)
+            log.info("created data key %s for tenant %s", record.key_id, tenant_code)
+
+    async def reencrypt(
+        self, *, new_keys: bool = False, batch_size: int = 200
+    ) -> dict[str, int]:
+        """Rewrite every encrypted column under each tenant's newest data key.
+
+        With `new_keys`, every tenant first gets a new data key. Plain values
+        left from a time when encryption was off are encrypted too. Returns
+        the number of rewritten task rows and tenant rows.
+        """
+        if not self._cipher.encrypt:
+            raise KeyringError(
+                "security.encryption.data_at_rest.enabled is false; enable it "
+                "before re-encrypting"
+            )
+        rows = await self._read(
+            "SELECT code FROM tenants UNION SELECT tenant_code FROM tasks"
+        )
+        for (code,) in rows:
+            await self._ensure_data_key(code, force=new_keys)
+        tenants = await self._write(
+            functools.partial(encrypted_fields.reencrypt_tenants, cipher=self._cipher)
+        )
+        after, tasks = 0, 0
+        while True:
+            batch = functools.partial(
+                encrypted_fields.reencrypt_task_batch,
+                cipher=self._cipher,
+                after_seq=after,
+                limit=batch_size,
+            )
+            last, count = await self._write(batch)
+            if last is None:
+                break
+            after, tasks = last, tasks + count
+        await self.checkpoint()
+        return {"tasks": tasks, "tenants": tenants}
+
+    async def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database file and truncate it."""
+        await self._run(
+            lambda: self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        )
+
+    def _task_of(self, row: tuple, *, lenient: bool = False) -> Task:
+        """Build a task from a row, with its payload decrypted.
+
+        With `lenient`, a payload that cannot be decrypted is logged and left
+        empty, so the watchdog and agent reconnects still handle the other
+        tasks (an agent given an empty payload reports the task failed).
+        """
+        if not lenient:
+            return self._opened(_task(row))
+        try:
+            return self._opened(_task(row))
+        except KeyringError as exc:
+            log.error("task %s: %s; its payload is left empty", row[0], exc)
+            task = _task(row)
+            task.spec = b""
+            return task
+
+    def _fail_unreadable(
+        self, db: sqlite3.Connection, task_id: str, error: KeyringError, now: float
+    ) -> None:
+        """End a queued task whose payload cannot be decrypted, so it is never sent."""
+        log.error("task %s failed: %s", task_id, error)
+        db.execute(
+            "UPDATE tasks SET status = ?, error = ?, completed_at = ? "
+            "WHERE task_id = ?",
+            (task_pb2.TASK_STATUS_FAILED, f"payload unreadable: {error}", now, task_id),
+        )
+
+    def _opened(self, task: Task) -> Task:
+        """Replace a task's stored payload with its plaintext."""
+        task.spec = self._cipher.open_spec(task.tenant_code, task.task_id, task.spec)
+        return task
+
+    def _tenant_of(self, row: tuple) -> Tenant:
+        tenant = _tenant(row)
+        open_dict = self._cipher.open_dict
+        tenant.settings = open_dict(tenant.code, tenant.id, "settings", tenant.settings)
+        tenant.database_info = open_dict(
+            tenant.code, tenant.id, "database_info", tenant.database_info
+        )
+        return tenant
+
     # Tenants.
     async def create_tenant(self, tenant: Tenant) -> None:
+        await self._ensure_data_key(tenant.code)
+        seal = functools.partial(self._cipher.dumps_dict, tenant.code, tenant.id)
+
         def insert(db: sqlite3.Connection) -> None:
             try:
                 db.execute(
@@ -221,8 +424,8 @@ class SqliteStore:
                         tenant.description,
                         tenant.status,
                         json.dumps(tenant.limits),
-                        json.dumps(tenant.settings),
-                        json.dumps(tenant.database_info),
+                        seal("settings", tenant.settings),
+                        seal("database_info", tenant.database_info),
                         tenant.created_at,
                         tenant.updated_at,
                     ),
@@ -234,15 +437,16 @@ class SqliteStore:
 
     async def get_tenant(self, code: str) -> Tenant | None:
         rows = await self._read("SELECT * FROM tenants WHERE code = ?", (code,))
-        return _tenant(rows[0]) if rows else None
+        return self._tenant_of(rows[0]) if rows else None
 
     async def get_tenant_by_id(self, tenant_id: str) -> Tenant | None:
         rows = await self._read("SELECT * FROM tenants WHERE id = ?", (tenant_id,))
-        return _tenant(rows[0]) if rows else None
+        return self._tenant_of(rows[0]) if rows else None
 
     async def list_tenants(self) -> list[Tenant]:
         return [
-            _tenant(r) for r in await self._read("SELECT * FROM tenants ORDER BY code")
+            self._tenant_of(r)
+            for r in await self._read("SELECT * FROM tenants ORDER BY code")
         ]
 
     # Users and refresh tokens.
@@ -250,7 +454,7 @@ class SqliteStore:
         def insert(db: sqlite3.Connection) -> None:
             try:
                 db.execute(
-                    "INSERT INTO users VALUES (?,?,?,?,?,?)",
+                    "INSERT INTO users VALUES (?,?,?,?,?,?,?,?)",
                     (
                         user.id,
                         user.tenant_code,
@@ -258,6 +462,8 @@ class SqliteStore:
                         user.password_hash,
                         user.role,
                         user.created_at,
+                        int(user.disabled),
+                        int(user.external),
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -270,11 +476,49 @@ class SqliteStore:
             "SELECT * FROM users WHERE tenant_code = ? AND email = ?",
             (tenant_code, email),
         )
-        return User(*rows[0]) if rows else None
+        return _user(rows[0]) if rows else None
 
     async def get_user_by_id(self, user_id: str) -> User | None:
         rows = await self._read("SELECT * FROM users WHERE id = ?", (user_id,))
-        return User(*rows[0]) if rows else None
+        return _user(rows[0]) if rows else None
+
+    async def list_users(
+        self, tenant_code: str, offset: int, limit: int
+    ) -> tuple[list[User], int]:
+        total = (
+            await self._read(
+                "SELECT COUNT(*) FROM users WHERE tenant_code = ?", (tenant_code,)
+            )
+        )[0][0]
+        rows = await self._read(
+            "SELECT * FROM users WHERE tenant_code = ? ORDER BY email LIMIT ? OFFSET ?",
+            (tenant_code, limit, offset),
+        )
+        return [_user(row) for row in rows], total
+
+    async def update_user(self, user: User) -> None:
+        await self._write(
+            lambda db: db.execute(
+                "UPDATE users SET role = ?, password_hash = ?, disabled = ? "
+                "WHERE id = ?",
+                (user.role, user.password_hash, int(user.disabled), user.id),
+            )
+        )
+
+    async def delete_user(self, user_id: str) -> bool:
+        def delete(db: sqlite3.Connection) -> bool:
+            db.execute("DELETE FROM refresh_tokens WHERE user_id = ?", (user_id,))
+            return db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount > 0
+
+        return await self._write(delete)
+
+    async def count_active_users(self, tenant_code: str, role: int) -> int:
+        rows = await self._read(
+            "SELECT COUNT(*) FROM users WHERE tenant_code = ? AND role >= ? "
+            "AND disabled = 0",
+            (tenant_code, role),
+        )
+        return rows[0][0]
 
     async def count_users(self) -> int:
         return (await self._read("SELECT COUNT(*) FROM users"))[0][0]
@@ -321,6 +565,119 @@ class SqliteStore:
                 ).rowcount
             )
         )
+
+    async def revoke_user_refresh_tokens(self, user_id: str, now: float) -> int:
+        return await self._write(
+            lambda db: (
+                db.execute(
+                    "UPDATE refresh_tokens SET revoked_at = ? "
+                    "WHERE user_id = ? AND revoked_at IS NULL",
+                    (now, user_id),
+                ).rowcount
+            )
+        )
+
+    async def upsert_directory_user(
+        self, tenant_code: str, username: str, role: int, now: float
+    ) -> User | None:
+        def upsert(db: sqlite3.Connection) -> User | None:
+            row = db.execute(
+                "SELECT * FROM users WHERE tenant_code = ? AND email = ?",
+                (tenant_code, username),
+            ).fetchone()
+            if row is None:
+                user_id = str(uuid.uuid4())
+                user = User(user_id, tenant_code, username, "", role, now)
+                user.external = True
+                db.execute(
+                    "INSERT INTO users VALUES (?,?,?,?,?,?,?,?)",
+                    (user.id, tenant_code, username, "", role, now, 0, 1),
+                )
+                return user
+            user = _user(row)
+            if not user.external or user.password_hash:
+                return None
+            if user.role != role:
+                db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user.id))
+                user.role = role
+            return user
+
+        return await self._write(upsert)
+
+    # Sessions.
+    async def create_session(self, session: Session, max_active: int) -> list[Session]:
+        def create(db: sqlite3.Connection) -> list[Session]:
+            now = session.created_at
+            db.execute(
+                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?)",
+                (
+                    session.id,
+                    session.user_id,
+                    session.tenant_code,
+                    session.created_at,
+                    session.expires_at,
+                    session.revoked_at,
+                    session.revoke_reason,
+                ),
+            )
+            rows = db.execute(
+                "SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL "
+                "AND expires_at > ? ORDER BY created_at DESC, rowid DESC "
+                "LIMIT -1 OFFSET ?",
+                (session.user_id, now, max_active),
+            ).fetchall()
+            revoked = []
+            for row in rows:
+                old = Session(*row)
+                old.revoked_at = now
+                old.revoke_reason = "max_concurrent"
+                _revoke_session(db, old.id, now, old.revoke_reason)
+                revoked.append(old)
+            return revoked
+
+        return await self._write(create)
+
+    async def get_session(self, session_id: str) -> Session | None:
+        rows = await self._read("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return Session(*rows[0]) if rows else None
+
+    async def extend_session(self, session_id: str, expires_at: float) -> None:
+        await self._write(
+            lambda db: db.execute(
+                "UPDATE sessions SET expires_at = MAX(expires_at, ?) WHERE id = ?",
+                (expires_at, session_id),
+            )
+        )
+
+    async def revoke_session(self, session_id: str, now: float, reason: str) -> bool:
+        return await self._write(
+            lambda db: _revoke_session(db, session_id, now, reason)
+        )
+
+    async def revoke_user_sessions(
+        self, user_id: str, now: float, reason: str
+    ) -> list[str]:
+        def revoke(db: sqlite3.Connection) -> list[str]:
+            rows = db.execute(
+                "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
+                (user_id,),
+            ).fetchall()
+            for (session_id,) in rows:
+                _revoke_session(db, session_id, now, reason)
+            db.execute(
+                "UPDATE refresh_tokens SET revoked_at = ? "
+                "WHERE user_id = ? AND revoked_at IS NULL",
+                (now, user_id),
+            )
+            return [row[0] for row in rows]
+
+        return await self._write(revoke)
+
+    async def revoked_sessions(self, since: float) -> list[tuple[str, float]]:
+        rows = await self._read(
+            "SELECT id, revoked_at FROM sessions WHERE revoked_at >= ?", (since,)
+        )
+        return [(row[0], row[1]) for row in rows]
 
     # Clients.
     async def create_client(self, client: Client) -> Client:
@@ -532,14 +889,38 @@ class SqliteStore:
         return await self._write(consume)
 
     async def record_certificate(
-        self, serial: str, unique_client_id: str, tenant_code: str, not_after: float
+        self,
+        serial: str,
+        unique_client_id: str,
+        tenant_code: str,
+        not_after: float,
+        issued_at: float | None = None,
+        replaces: str = "",
     ) -> None:
         await self._write(
             lambda db: db.execute(
-                "INSERT INTO certificates VALUES (?,?,?,?,NULL)",
-                (serial, unique_client_id, tenant_code, not_after),
+                f"INSERT INTO certificates ({_CERTIFICATE_COLUMNS}) "
+                "VALUES (?,?,?,?,NULL,?,NULL,?,'')",
+                (serial, unique_client_id, tenant_code, not_after, issued_at, replaces),
             )
         )
+
+    async def get_certificate(self, serial: str) -> CertificateRecord | None:
+        rows = await self._read(
+            f"SELECT {_CERTIFICATE_COLUMNS} FROM certificates WHERE serial = ?",
+            (serial,),
+        )
+        return CertificateRecord(*rows[0]) if rows else None
+
+    async def list_client_certificates(
+        self, unique_client_id: str
+    ) -> list[CertificateRecord]:
+        rows = await self._read(
+            f"SELECT {_CERTIFICATE_COLUMNS} FROM certificates WHERE client_uid = ? "
+            "ORDER BY COALESCE(issued_at, 0) DESC, not_after DESC",
+            (unique_client_id,),
+        )
+        return [CertificateRecord(*row) for row in rows]
 
     async def is_certificate_revoked(self, serial: str) -> bool:
         rows = await self._read(
@@ -550,20 +931,52 @@ class SqliteStore:
         return not rows or rows[0][0] is not None
 
     async def revoke_client_certificates(
-        self, unique_client_id: str, now: float
-    ) -> int:
+        self, unique_client_id: str, now: float, reason: str = "", serial: str = ""
+    ) -> list[str]:
+        def revoke(db: sqlite3.Connection) -> list[str]:
+            query = (
+                "SELECT serial FROM certificates "
+                "WHERE client_uid = ? AND revoked_at IS NULL"
+            )
+            params: tuple = (unique_client_id,)
+            if serial:
+                query += " AND serial = ?"
+                params += (serial,)
+            serials = [row[0] for row in db.execute(query, params)]
+            db.executemany(
+                "UPDATE certificates SET revoked_at = ?, revocation_reason = ? "
+                "WHERE serial = ?",
+                [(now, reason, item) for item in serials],
+            )
+            return serials
+
+        return await self._write(revoke)
+
+    async def revoked_serials(self, now: float) -> list[str]:
+        rows = await self._read(
+            "SELECT serial FROM certificates "
+            "WHERE revoked_at IS NOT NULL AND not_after > ?",
+            (now,),
+        )
+        return [row[0] for row in rows]
+
+    async def mark_certificate_used(self, serial: str, now: float) -> bool:
         return await self._write(
             lambda db: (
                 db.execute(
-                    "UPDATE certificates SET revoked_at = ? "
-                    "WHERE client_uid = ? AND revoked_at IS NULL",
-                    (now, unique_client_id),
+                    "UPDATE certificates SET first_used_at = ? "
+                    "WHERE serial = ? AND first_used_at IS NULL",
+                    (now, serial),
                 ).rowcount
+                == 1
             )
         )
 
     # Tasks.
     async def insert_task(self, task: Task, max_active: int) -> bool:
+        await self._ensure_data_key(task.tenant_code)
+        spec = self._cipher.seal_spec(task.tenant_code, task.task_id, task.spec)
+
         def insert(db: sqlite3.Connection) -> bool:
             active = db.execute(
                 "SELECT COUNT(*) FROM tasks WHERE status IN (?,?,?)", ACTIVE_STATUSES
@@ -581,7 +994,7 @@ class SqliteStore:
                     task.type,
                     task.status,
                     task.priority,
-                    task.spec,
+                    spec,
                     task.timeout,
                     task.max_attempts,
                     task.attempt,
@@ -607,13 +1020,13 @@ class SqliteStore:
             f"SELECT {_TASK_COLUMNS} FROM tasks WHERE tenant_code = ? AND task_id = ?",
             (tenant_code, task_id),
         )
-        return _task(rows[0]) if rows else None
+        return self._task_of(rows[0]) if rows else None
 
     async def get_task_any_tenant(self, task_id: str) -> Task | None:
         rows = await self._read(
             f"SELECT {_TASK_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)
         )
-        return _task(rows[0]) if rows else None
+        return self._task_of(rows[0]) if rows else None
 
     async def list_tasks(
         self,
@@ -644,7 +1057,7 @@ class SqliteStore:
             "ORDER BY seq DESC LIMIT ?",
             (*params, limit),
         )
-        return [_task(r) for r in rows]
+        return [self._task_of(r) for r in rows]
 
     async def claim_tasks(
         self, client_uid: str, count: int, now: float, aging_interval: float = 0.0
@@ -661,7 +1074,12 @@ class SqliteStore:
                 "DESC, seq LIMIT ?",
                 (client_uid, QUEUED, now, now, aging, count),
             ).fetchall()
-            tasks = [_task(r) for r in rows]
+            tasks = []
+            for row in rows:
+                try:
+                    tasks.append(self._task_of(row))
+                except KeyringError as exc:
+                    self._fail_unreadable(db, row[0], exc, now)
             for task in tasks:
                 task.status = RUNNING
                 task.attempt += 1
@@ -680,7 +1098,7 @@ class SqliteStore:
             f"SELECT {_TASK_COLUMNS} FROM tasks WHERE client_uid = ? AND status = ?",
             (client_uid, RUNNING),
         )
-        return [_task(r) for r in rows]
+        return [self._task_of(r, lenient=True) for r in rows]
 
     async def finish_task(
         self,
@@ -729,7 +1147,7 @@ class SqliteStore:
             "AND MAX(created_at, available_at) + ? < ?",
             (PENDING, QUEUED, max_wait, now),
         )
-        return [_task(r) for r in rows]
+        return [self._task_of(r, lenient=True) for r in rows]
 
     async def clients_with_queued_tasks(self, now: float) -> list[str]:
         rows = await self._read(
@@ -750,7 +1168,7 @@ class SqliteStore:
 
     async def request_cancel(self, tenant_code: str, task_id: str, now: float) -> Task:
         def cancel(db: sqlite3.Connection) -> Task:
-            task = _tenant_task(db, tenant_code, task_id)
+            task = self._opened(_tenant_task(db, tenant_code, task_id))
             if task.status in (PENDING, QUEUED):
                 task.status = CANCELLED
                 task.completed_at = now
@@ -794,7 +1212,7 @@ class SqliteStore:
 
     async def redrive_task(self, tenant_code: str, task_id: str) -> Task:
         def redrive(db: sqlite3.Connection) -> Task:
-            task = _tenant_task(db, tenant_code, task_id)
+            task = self._opened(_tenant_task(db, tenant_code, task_id))
             if not task.dead_lettered:
                 raise FailedPrecondition(
                     f"task {task_id} is not on the dead-letter list"
@@ -819,7 +1237,7 @@ class SqliteStore:
             "AND started_at + timeout + ? < ?",
             (RUNNING, grace, now),
         )
-        return [_task(r) for r in rows]
+        return [self._task_of(r, lenient=True) for r in rows]
 
     async def task_counts(self, since: float) -> dict[str, int]:
         rows = await self._read(
@@ -841,3 +1259,19 @@ class SqliteStore:
             )
             params = (tenant_code, *ACTIVE_STATUSES)
         return (await self._read(sql, params))[0][0]
+
+    # Lookups for the per-tenant database router (store/tenant_databases.py).
+    # They read no encrypted column, so they work before use_keyring().
+    async def tenant_codes(self) -> list[str]:
+        return [row[0] for row in await self._read("SELECT code FROM tenants")]
+
+    async def client_uids(self) -> list[str]:
+        rows = await self._read("SELECT unique_client_id FROM clients")
+        return [row[0] for row in rows]
+
+    async def has_task(self, task_id: str) -> bool:
+        rows = await self._read("SELECT 1 FROM tasks WHERE task_id = ?", (task_id,))
+        return bool(rows)
+
+    async def count_tasks(self) -> int:
+        return (await self._read("SELECT COUNT(*) FROM tasks"))[0][0]
