@@ -36,6 +36,7 @@ from ris_server.config import ConfigError, HubConfig
 from ris_server.dispatch import Dispatcher
 from ris_server.hub import Hub
 from ris_server.interceptors import AuthInterceptor
+from ris_server.ldap_auth import check_directory_tenant
 from ris_server.pki import CertificateAuthority, write_private
 from ris_server.request_limits import RequestLimiter, build_limiter
 from ris_server.retry import RetryPolicy
@@ -64,7 +65,10 @@ SERVER_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 10_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
-    ("grpc.http2.max_ping_strikes", 2),
+    # A saturated loop reads queued pings back to back, so a client keeping
+    # to the interval can still look too fast once or twice; five strikes
+    # keep such clients while a client that really floods still gets GOAWAY.
+    ("grpc.http2.max_ping_strikes", 5),
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
     # Without this a second hub could bind the same ports and take half of
     # the connections.
@@ -97,7 +101,12 @@ def _audit_log(config: HubConfig) -> AuditLog:
         max_backups=config.audit_log.max_backups,
         max_age_days=min(settings.retention_days, config.audit_log.max_age),
     )
-    return AuditLog(Path(path), events, retention)
+    try:
+        return AuditLog(Path(path), events, retention)
+    except OSError as exc:
+        raise ConfigError(
+            f"audit_log.path = {str(path)!r}: cannot open: {exc.strerror}"
+        ) from None
 
 
 def _shown(host: str) -> str:
@@ -178,6 +187,11 @@ class HubServer:
         await load_revocations(store, tokens)
         tenant = await bootstrap.ensure_default_tenant(store, config)
         await bootstrap.ensure_superadmin(store, tenant)
+        try:
+            await check_directory_tenant(store, config)
+        except ConfigError:
+            await store.close()
+            raise
         orchestration = config.task_orchestration
         policy = orchestration.retry_policy
         dispatcher = Dispatcher(
@@ -256,9 +270,18 @@ class HubServer:
             chain = Path(tls.cert_file).read_bytes()
         if tls.enabled:
             api_credentials = grpc.ssl_server_credentials([(key, chain)])
-            api_port = server.add_secure_port(
-                f"{host}:{config.server.grpc_port}", api_credentials
-            )
+            try:
+                api_port = server.add_secure_port(
+                    f"{host}:{config.server.grpc_port}", api_credentials
+                )
+            except RuntimeError as exc:
+                if not tls.cipher_suites:
+                    raise
+                raise ConfigError(
+                    f"cannot bind the gRPC API port {config.server.grpc_port}: "
+                    "the port is taken, or gRPC's TLS library rejects "
+                    f"server.tls.cipher_suites = {tls.cipher_suites}"
+                ) from exc
         else:
             api_port = server.add_insecure_port(f"{host}:{config.server.grpc_port}")
         # The agent port always requires a client certificate from the hub CA:

@@ -82,19 +82,24 @@ class Retention:
 
 
 def rotated_files(path: Path) -> list[Path]:
-    """Return the rotated files of a log, oldest first."""
-    pattern = f"{path.stem}-*{path.suffix}"
-    return sorted(
-        candidate
-        for candidate in path.parent.glob(pattern)
-        if _ROTATED.match(candidate.name[len(path.stem) + 1 :])
-    )
+    """Return the rotated files of a log, oldest first.
+
+    Files rotated within one second carry a sequence number after the time,
+    so the order is by time, then by that number as an integer.
+    """
+    prefix = len(path.stem) + 1
+    rotated = []
+    for candidate in path.parent.glob(f"{path.stem}-*{path.suffix}"):
+        match = _ROTATED.match(candidate.name[prefix:])
+        if match:
+            rotated.append((match.group(1), int(match.group(2) or 0), candidate))
+    return [candidate for _, _, candidate in sorted(rotated)]
 
 
 # Rotated files age out between rotations too, checked at most this often.
 AGE_CHECK_INTERVAL = 3600.0
 
-_ROTATED = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?\.")
+_ROTATED = re.compile(r"^(\d{8}T\d{6}Z)(?:-(\d+))?\.")
 
 
 class AuditLog:
@@ -170,13 +175,17 @@ class AuditLog:
 
     def _rotate(self) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
-        target = self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}")
-        sequence = 1
-        while target.exists():
-            name = f"{self.path.stem}-{stamp}-{sequence}{self.path.suffix}"
-            target = self.path.with_name(name)
-            sequence += 1
-        os.replace(self.path, target)
+        same_second = [
+            int(match.group(2) or 0)
+            for candidate in rotated_files(self.path)
+            if (match := _ROTATED.match(candidate.name[len(self.path.stem) + 1 :]))
+            and match.group(1) == stamp
+        ]
+        # A later rotation in the same second always gets a higher number,
+        # even after retention deleted the earlier files of that second.
+        suffix = f"-{max(same_second) + 1}" if same_second else ""
+        name = f"{self.path.stem}-{stamp}{suffix}{self.path.suffix}"
+        os.replace(self.path, self.path.with_name(name))
 
     def _apply_retention(self) -> None:
         """Delete rotated files past the age or count limit, oldest first."""

@@ -11,6 +11,7 @@ import time
 from cryptography import x509
 
 from ris.v1 import client_pb2
+from ris_server.errors import PermissionDenied
 from ris_server.hub import Hub
 from ris_server.pki import serial_hex
 
@@ -30,20 +31,86 @@ async def issue_client_certificate(
     """Sign a certificate with the configured lifetime and record it.
 
     `replaces` names the serial whose holder renewed into this certificate.
+    Renewing counts as using `replaces`. So the store transaction that
+    records the renewal also revokes the certificate `replaces` renewed and
+    that one's other renewals. It revokes every unused renewal of `replaces`
+    too, so at most one renewal of a certificate stays usable. Raises
+    PermissionDenied when `replaces` was revoked after the caller checked it.
     """
     days = hub.config.client_management.client_cert_days
     cert = hub.ca.issue_client_certificate(
         public_key, tenant_code, unique_client_id, hostname, days
     )
-    await hub.store.record_certificate(
-        serial_hex(cert),
-        unique_client_id,
-        tenant_code,
-        cert.not_valid_after_utc.timestamp(),
-        issued_at=time.time(),
-        replaces=replaces,
+    serial = serial_hex(cert)
+    not_after = cert.not_valid_after_utc.timestamp()
+    if not replaces:
+        await hub.store.record_certificate(
+            serial, unique_client_id, tenant_code, not_after, issued_at=time.time()
+        )
+        return cert
+    revoked = await hub.store.record_renewal(
+        serial,
+        not_after,
+        time.time(),
+        replaces,
+        retire_reason=f"replaced by renewed certificate {replaces}",
+        supersede_reason=f"superseded by a later renewal, certificate {serial}",
     )
+    if revoked is None:
+        log.warning(
+            "client %s tried to renew revoked certificate %s",
+            unique_client_id,
+            replaces,
+        )
+        raise PermissionDenied(
+            f"client certificate {replaces} is revoked; enroll the agent again "
+            "with a new enrollment token"
+        )
+    retire_certificates(hub, tenant_code, unique_client_id, revoked)
     return cert
+
+
+def retire_certificates(
+    hub: Hub,
+    tenant_code: str,
+    unique_client_id: str,
+    revoked: list[tuple[str, str]],
+) -> None:
+    """Apply the (serial, reason) revocations the store made for a renewal.
+
+    Adds the serials to `Hub.revoked`, closes the client's stream with
+    PERMISSION_DENIED when it uses one of them, and audits each one as
+    `retire_certificate`. Running tasks are not retried here: the agent
+    that renewed reports them when its new stream attaches, and a client
+    whose stream ends without a new one goes through the lost-agent path.
+    """
+    if not revoked:
+        return
+    hub.revoked.add([serial for serial, _ in revoked])
+    session = hub.dispatcher.session(unique_client_id)
+    for serial, reason in revoked:
+        closed = session is not None and session.certificate_serial == serial
+        if closed:
+            session.close(
+                f"client certificate revoked: {reason}", status="PERMISSION_DENIED"
+            )
+        hub.audit.record(
+            "client_management",
+            "retire_certificate",
+            actor=unique_client_id,
+            tenant=tenant_code,
+            target=unique_client_id,
+            serial=serial,
+            reason=reason,
+            stream_closed=closed,
+        )
+        log.info(
+            "revoked certificate %s of client %s: %s%s",
+            serial,
+            unique_client_id,
+            reason,
+            "; closed its stream" if closed else "",
+        )
 
 
 async def revoke_client_certificates(

@@ -7,6 +7,7 @@ is validated at start; an error names the key and the bad value.
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -53,8 +54,9 @@ class TlsConfig(_Section):
     key_file: str = ""
     ca_file: str = ""
     ca_key_file: str = ""
-    min_version: Literal["1.2", "1.3"] = "1.2"
-    max_version: Literal["1.2", "1.3"] = "1.3"
+    # Only 1.2 and 1.3 pass the start checks, which explain why.
+    min_version: Literal["1.0", "1.1", "1.2", "1.3"] = "1.2"
+    max_version: Literal["1.0", "1.1", "1.2", "1.3"] = "1.3"
     cipher_suites: list[str] = Field(default_factory=list)
     client_auth: Literal["require", "request", "none"] = "require"
     server_names: list[str] = Field(default_factory=list)
@@ -272,7 +274,7 @@ class DataAtRestConfig(_Section):
 
 class DataInTransitConfig(_Section):
     enabled: bool = True
-    min_tls_version: Literal["1.2", "1.3"] = "1.2"
+    min_tls_version: Literal["1.0", "1.1", "1.2", "1.3"] = "1.2"
 
 
 class EncryptionConfig(_Section):
@@ -344,6 +346,10 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names the key and value."""
 
 
+# Keys whose values are never shown in an error, matched by substring.
+_SECRET_KEY_PARTS = ("secret", "password", "token", "uri")
+
+
 def _format_validation_error(error: ValidationError, source: str) -> str:
     lines = [f"invalid configuration in {source}:"]
     for item in error.errors():
@@ -352,6 +358,8 @@ def _format_validation_error(error: ValidationError, source: str) -> str:
         shown = "(missing)" if item["type"] == "missing" else repr(value)
         if isinstance(value, dict):
             shown = "{...}"
+        if any(part in key.lower() for part in _SECRET_KEY_PARTS):
+            shown = "(hidden)"
         lines.append(f"  {key} = {shown}: {item['msg']}")
     return "\n".join(lines)
 
@@ -468,10 +476,10 @@ def _check_consistency(config: HubConfig) -> None:
             raise ConfigError(
                 f"{exc} (required with multi_tenant.tenant_isolation = 'database')"
             ) from None
-    if config.audit_log.max_size < 4096:
+    if config.audit_log.max_size < 4000:
         raise ConfigError(
             f"audit_log.max_size = {config.audit_log.max_size} bytes is too "
-            "small: use at least 4KB"
+            "small: use at least 4KB (4000 bytes)"
         )
     policy = config.task_orchestration.retry_policy
     if policy.initial_delay > policy.max_delay:
@@ -490,6 +498,14 @@ def _check_ldap(ldap: LdapConfig) -> None:
     """Check the directory settings that pydantic's types cannot express."""
     prefix = "authentication.ldap"
     if ldap.url:
+        # Checked before any message echoes the URL, which would show the
+        # password.
+        authority = re.split(r"[/?#]", ldap.url.partition("://")[2], maxsplit=1)[0]
+        if "@" in authority:
+            raise ConfigError(
+                f"{prefix}.url must not contain a user name or password; set "
+                f"{prefix}.bind_dn and {prefix}.bind_password instead"
+            )
         try:
             parts = urlsplit(ldap.url)
             parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -529,3 +545,7 @@ def _check_ldap(ldap: LdapConfig) -> None:
             )
     if ldap.bind_password and not ldap.bind_dn:
         raise ConfigError(f"{prefix}.bind_password is set but bind_dn is empty")
+    # Imported here because ldap_auth imports this module.
+    from ris_server.ldap_auth import build_server
+
+    build_server(ldap)

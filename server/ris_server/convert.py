@@ -1,6 +1,7 @@
 """Conversions between domain records and protobuf messages."""
 
-from urllib.parse import urlsplit, urlunsplit
+import json
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -85,20 +86,73 @@ def is_secret_name(name: str) -> bool:
     return any(part in lowered for part in _SECRET_NAME_PARTS)
 
 
+# Query parameter names that carry credentials besides those is_secret_name
+# matches: the last word of the name, in lower case ("X-Amz-Signature").
+_SECRET_QUERY_WORDS = frozenset({"key", "sig", "signature", "code", "auth"})
+
+
+def _is_secret_parameter(name: str) -> bool:
+    last_word = name.lower().replace("-", "_").rsplit("_", 1)[-1]
+    return is_secret_name(name) or last_word in _SECRET_QUERY_WORDS
+
+
 def _redact_url(url: str) -> str:
+    """Replace a URL's password and secret-named query values with the mark."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username}:{_SECRET_MARK}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username}:{_SECRET_MARK}@{host}")
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(_is_secret_parameter(name) for name, _ in pairs):
+            redacted = [
+                (name, _SECRET_MARK if _is_secret_parameter(name) else value)
+                for name, value in pairs
+            ]
+            parts = parts._replace(query=urlencode(redacted))
+    return urlunsplit(parts)
+
+
+def _redact_json(value):
+    if isinstance(value, dict):
+        return {
+            key: _SECRET_MARK if is_secret_name(str(key)) else _redact_json(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_json(item) for item in value]
+    return value
+
+
+def _redact_body(body: str, content_type: str) -> str:
+    """Redact secret-named fields of a JSON or form body; other text is kept.
+
+    A body in another format is returned as it is, because the hub cannot
+    tell which part of it is a credential.
+    """
+    stripped = body.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body
+        redacted = _redact_json(document)
+        return body if redacted == document else json.dumps(redacted)
+    if "x-www-form-urlencoded" in content_type.lower():
+        pairs = parse_qsl(body, keep_blank_values=True)
+        if any(is_secret_name(name) for name, _ in pairs):
+            return urlencode(
+                [(n, _SECRET_MARK if is_secret_name(n) else v) for n, v in pairs]
+            )
+    return body
 
 
 def redact_spec(spec: task_pb2.TaskSpec) -> task_pb2.TaskSpec:
     """Return a copy of a task payload with credentials replaced by a mark.
 
     Covers the auth fields, headers and environment variables whose names
-    look like credentials, and a password in the URL.
+    look like credentials, a password and secret-named query values in the
+    URL, and secret-named fields of a JSON or form body.
     """
     copy = task_pb2.TaskSpec()
     copy.CopyFrom(spec)
@@ -111,6 +165,10 @@ def redact_spec(spec: task_pb2.TaskSpec) -> task_pb2.TaskSpec:
             if is_secret_name(header):
                 http.headers[header] = _SECRET_MARK
         http.url = _redact_url(http.url)
+        content_type = next(
+            (v for k, v in http.headers.items() if k.lower() == "content-type"), ""
+        )
+        http.body = _redact_body(http.body, content_type)
     for payload in ("command", "docker_service"):
         if copy.HasField(payload):
             environment = getattr(copy, payload).environment

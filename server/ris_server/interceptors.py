@@ -61,6 +61,13 @@ async def abort_with(context: grpc.aio.ServicerContext, error: RisError) -> None
     await context.abort(error.code, error.message)
 
 
+# Health probes are never rate limited, so a busy address sharing the probe's
+# address cannot make the hub look down. GetHealth serves a cached report.
+UNLIMITED_METHODS = frozenset(
+    {"/ris.v1.SystemService/GetHealth", "/grpc.health.v1.Health/Check"}
+)
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Checks the rate limit, access token and role of every unary RPC.
 
@@ -125,7 +132,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         address: IPAddress | None,
         principal: Principal | None,
     ) -> None:
-        if self._limiter is None or _has_agent_certificate(context):
+        if self._limiter is None or method in UNLIMITED_METHODS:
+            return
+        if _has_agent_certificate(context):
             return
         decision = await self._limiter.admit(method, address, principal)
         if not decision.allowed:

@@ -21,11 +21,21 @@ def _parser() -> argparse.ArgumentParser:
         description="Manage the keys of encryption at rest. Reads the same "
         "configuration as ris-server (CONFIG_PATH and the environment).",
     )
+    # --data-dir is accepted before or after the command name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="data directory (default ./data)",
+    )
     parser.add_argument("--data-dir", help="data directory (default ./data)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="list the data keys of every tenant")
+    commands.add_parser(
+        "list", parents=[common], help="list the data keys of every tenant"
+    )
     reencrypt = commands.add_parser(
         "reencrypt",
+        parents=[common],
         help="rewrite encrypted rows under each tenant's newest data key; safe "
         "while the hub runs",
     )
@@ -36,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "rotate-master",
+        parents=[common],
         help="rewrap every data key under a new master key; stop the hub first",
     )
     return parser

@@ -21,8 +21,9 @@ from ldap3 import NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
-from ris_server.config import LdapConfig
+from ris_server.config import ConfigError, HubConfig, LdapConfig
 from ris_server.errors import Unavailable
+from ris_server.store.base import Repository
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,67 @@ def fill_filter(template: str, value: str) -> str:
     return template.replace("%s", escape_filter_chars(value))
 
 
+def socket_timeout(config: LdapConfig) -> int:
+    """Return the connect and receive timeout; ldap3 packs socket timeouts
+    as whole seconds."""
+    return max(1, math.ceil(config.timeout))
+
+
+def build_server(config: LdapConfig) -> Server:
+    """Build the ldap3 server object of the directory.
+
+    Raises ConfigError naming the key when ldap3 rejects the TLS settings or
+    the URL.
+    """
+    try:
+        tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.ca_file or None)
+    except LDAPException as exc:
+        raise ConfigError(
+            f"authentication.ldap.ca_file = {config.ca_file!r}: {exc}"
+        ) from None
+    try:
+        return Server(
+            config.url,
+            connect_timeout=socket_timeout(config),
+            get_info=NONE,
+            tls=tls,
+        )
+    except LDAPException as exc:
+        raise ConfigError(
+            f"authentication.ldap.url = {config.url!r}: invalid LDAP server "
+            f"address ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+async def check_directory_tenant(store: Repository, config: HubConfig) -> None:
+    """Raise ConfigError when LDAP is on and its tenant does not exist.
+
+    Directory users are created in `authentication.ldap.tenant`, or in the
+    default tenant when it is empty, so that tenant must exist at start.
+    """
+    ldap = config.authentication.ldap
+    if not ldap.enabled:
+        return
+    code = ldap.tenant or config.multi_tenant.default_tenant
+    if await store.get_tenant(code) is None:
+        key = (
+            "authentication.ldap.tenant"
+            if ldap.tenant
+            else "multi_tenant.default_tenant"
+        )
+        raise ConfigError(
+            f"{key} = {code!r}: the tenant for directory users does not exist; "
+            "create it first or name an existing tenant"
+        )
+
+
 class LdapAuthenticator:
     """Checks usernames and passwords against one LDAP directory."""
 
     def __init__(self, config: LdapConfig) -> None:
         self._config = config
-        tls = Tls(
-            validate=ssl.CERT_REQUIRED,
-            ca_certs_file=config.ca_file or None,
-        )
-        # ldap3 packs socket timeouts as whole seconds.
-        self._socket_timeout = max(1, math.ceil(config.timeout))
-        self._server = Server(
-            config.url, connect_timeout=self._socket_timeout, get_info=NONE, tls=tls
-        )
+        self._socket_timeout = socket_timeout(config)
+        self._server = build_server(config)
         self._executor = ThreadPoolExecutor(
             max_workers=MAX_CONCURRENT_LOGINS, thread_name_prefix="ldap"
         )

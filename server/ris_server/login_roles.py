@@ -1,7 +1,10 @@
 """The role a user gets at login: stored role, directory groups and config lists.
 
 `authorization.rbac.super_admin_users` and `admin_users` name users by
-username or email, compared without case. A listed role only raises a
+username or email, compared without case. A listed name raises the role of
+directory users and of local users of the default tenant
+(`multi_tenant.default_tenant`) only, because an admin of any other tenant
+may create local users of any name there. A listed role only raises a
 user's role: a superadmin listed in `admin_users` stays superadmin.
 """
 
@@ -28,6 +31,24 @@ def listed_role(names: Iterable[str], config: RbacConfig) -> int:
 def effective_role(stored_role: int, names: Iterable[str], config: RbacConfig) -> int:
     """Return the stored role raised to the listed role, if the user is listed."""
     return max(stored_role, listed_role(names, config))
+
+
+def account_role(
+    stored_role: int,
+    name: str,
+    tenant_code: str,
+    external: bool,
+    config: RbacConfig,
+    default_tenant: str,
+) -> int:
+    """Return the role an account gets at login from its stored role and name.
+
+    The lists apply to a directory user (`external`) in any tenant and to a
+    local user of `default_tenant`; any other account keeps its stored role.
+    """
+    if external or tenant_code == default_tenant:
+        return effective_role(stored_role, [name], config)
+    return stored_role
 
 
 def _split_rdns(dn: str) -> list[str]:

@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "ris_server.main", *arguments])
     try:
         asyncio.run(_serve(HubServer(config)))
+    except ConfigError as exc:
+        print(f"ris-server: {exc}", file=sys.stderr)
+        return 2
     except (OSError, KeyringError) as exc:
         log.error("cannot start: %s", exc)
         return 1

@@ -25,6 +25,7 @@ MINIMUM_ROLE: dict[str, int] = {
     "/ris.v1.AuthService/Login": PUBLIC,
     "/ris.v1.AuthService/Refresh": PUBLIC,
     "/ris.v1.AuthService/Logout": PUBLIC,
+    "/ris.v1.AuthService/ChangePassword": READONLY,
     "/ris.v1.AgentService/Enroll": PUBLIC,
     "/ris.v1.AgentService/Connect": PUBLIC,
     "/ris.v1.AgentService/RenewCertificate": PUBLIC,

@@ -98,11 +98,12 @@ class SessionManager:
         return revoked
 
     async def revoke_user(
-        self, user_id: str, reason: str, *, actor: str, tenant: str
+        self, user_id: str, reason: str, *, actor: str, tenant: str, keep: str = ""
     ) -> list[str]:
-        """Revoke every session of a user, for example when it is disabled."""
+        """Revoke every session of a user but `keep`, for example when it is
+        disabled or changes its password."""
         now = time.time()
-        revoked = await self._store.revoke_user_sessions(user_id, now, reason)
+        revoked = await self._store.revoke_user_sessions(user_id, now, reason, keep)
         for session_id in revoked:
             self._tokens.revocations.add(session_id, now, time.time())
             self._audit.record(

@@ -11,6 +11,7 @@ chosen.
 
 import os
 import re
+import ssl
 
 CIPHER_ENV = "GRPC_SSL_CIPHER_SUITES"
 
@@ -55,7 +56,26 @@ def check_cipher_suites(suites: list[str], key: str) -> str | None:
                 f"{key} entry {suite[:64]!r} is invalid: use OpenSSL names such "
                 "as 'ECDHE-ECDSA-AES256-GCM-SHA384'"
             )
+        if not _known_suite(suite):
+            raise TlsPolicyError(
+                f"{key} entry {suite!r} is not a TLS 1.2 suite the TLS library "
+                "knows; check the spelling, e.g. 'ECDHE-ECDSA-AES256-GCM-SHA384'"
+            )
     return ":".join(suites)
+
+
+def _known_suite(suite: str) -> bool:
+    """Return True when Python's OpenSSL knows the suite name.
+
+    gRPC uses BoringSSL, which knows fewer suites than OpenSSL, so a name
+    that passes here can still fail when the port is bound.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.set_ciphers(suite)
+    except ssl.SSLError:
+        return False
+    return True
 
 
 def cipher_suites_pending(value: str | None, environ=os.environ) -> bool:

@@ -67,12 +67,17 @@ def check_login_name(value: str, field: str = "email") -> str:
 
 
 def check_password(value: str, field: str = "password") -> str:
-    """Check a new password's length; the message never contains it."""
+    """Check a new password's length and that it is not only whitespace.
+
+    The message never contains the password.
+    """
     if not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
         raise InvalidArgument(
             f"{field} must be {PASSWORD_MIN} to {PASSWORD_MAX} characters, "
             f"got {len(value)}"
         )
+    if not value.strip():
+        raise InvalidArgument(f"{field} must not be only whitespace")
     return value
 
 

@@ -140,3 +140,21 @@ def test_age_limit_applies_between_rotations(tmp_path):
 
     assert not oldest.exists()
     assert verify_chain(path).ok
+
+
+def test_many_rotations_in_one_second(tmp_path):
+    path = tmp_path / "audit.log"
+
+    class FrozenClock:
+        def __call__(self) -> float:
+            return 1_800_000_000.0
+
+    audit = AuditLog(
+        path, retention=Retention(max_bytes=4096, max_backups=3), clock=FrozenClock()
+    )
+    fill(audit, 200)
+    names = [candidate.name for candidate in rotated_files(path)]
+
+    assert len(names) == 3
+    assert names == sorted(names, key=lambda name: int(name.split("-")[-1][:-4]))
+    assert verify_chain(path).ok

@@ -444,6 +444,187 @@ async def test_renewal_rejects_bad_requests(api, hub_server):
     assert error.code() == Code.PERMISSION_DENIED
 
 
+async def renew(hub, key_pem: bytes, cert_pem: bytes) -> tuple[bytes, bytes]:
+    """Renew with a new key; return (new key PEM, new certificate PEM)."""
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    channel, stub = agent_stub(hub, key_pem, cert_pem)
+    async with channel:
+        renewed = await stub.RenewCertificate(
+            agent_pb2.RenewCertificateRequest(csr_pem=bare_csr(new_key))
+        )
+    return pem_key(new_key), renewed.certificate_pem.encode()
+
+
+async def renew_error(hub, key_pem: bytes, cert_pem: bytes) -> grpc.aio.AioRpcError:
+    channel, stub = agent_stub(hub, key_pem, cert_pem)
+    async with channel:
+        return await rpc_error(
+            stub.RenewCertificate(
+                agent_pb2.RenewCertificateRequest(
+                    csr_pem=bare_csr(ec.generate_private_key(ec.SECP256R1()))
+                )
+            )
+        )
+
+
+async def certificate_states(api, client) -> dict[str, str]:
+    """Map each serial of the client to "valid" or its revocation reason."""
+    listing = await api.clients.ListClientCertificates(
+        client_pb2.ListClientCertificatesRequest(id=client.id), metadata=api.metadata
+    )
+    states = {}
+    for item in listing.certificates:
+        assert item.HasField("revoked_at") == bool(item.revocation_reason)
+        states[item.serial] = item.revocation_reason or "valid"
+    return states
+
+
+async def test_second_renewal_supersedes_first(api, hub_server):
+    hub = hub_server.hub
+    client = await add_client(api)
+    key_a, cert_a, _ = await enroll(api, client)
+    key_b, cert_b = await renew(hub, key_a, cert_a)
+    key_c, cert_c = await renew(hub, key_a, cert_a)
+    a, b, c = serial_of(cert_a), serial_of(cert_b), serial_of(cert_c)
+    assert b in hub.revoked
+    assert a not in hub.revoked
+    assert c not in hub.revoked
+    states = await certificate_states(api, client)
+    assert states == {
+        a: "valid",
+        b: f"superseded by a later renewal, certificate {c}",
+        c: "valid",
+    }
+
+    error = await connect_error(hub, key_b, cert_b)
+    assert error.code() == Code.PERMISSION_DENIED
+    assert "revoked" in error.details()
+    assert (await renew_error(hub, key_b, cert_b)).code() == Code.PERMISSION_DENIED
+
+    agent = RawAgent(hub, key_c, cert_c)
+    ack = await agent.register()
+    assert ack.certificate_serial == c
+    await agent.close()
+    assert a in hub.revoked
+    states = await certificate_states(api, client)
+    assert states[a] == f"replaced by renewed certificate {c}"
+    assert states[c] == "valid"
+    retired = [
+        entry
+        for entry in audit_entries(hub_server)
+        if entry["action"] == "retire_certificate"
+        and entry["target"] == client.unique_client_id
+    ]
+    assert [entry["details"]["serial"] for entry in retired] == [b, a]
+    assert all(entry["kind"] == "client_management" for entry in retired)
+
+
+async def test_used_renewal_revokes_sibling_renewals(api, hub_server):
+    """Sibling renewals recorded before renewals superseded each other."""
+    hub = hub_server.hub
+    client = await add_client(api)
+    key_a, cert_a, _ = await enroll(api, client)
+    a = serial_of(cert_a)
+    siblings = []
+    for _ in range(2):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = hub.ca.issue_client_certificate(
+            key.public_key(), "default", client.unique_client_id, "h1", 1
+        )
+        await hub.store.record_certificate(
+            serial_hex(cert),
+            client.unique_client_id,
+            "default",
+            cert.not_valid_after_utc.timestamp(),
+            issued_at=time.time(),
+            replaces=a,
+        )
+        siblings.append((pem_key(key), cert.public_bytes(serialization.Encoding.PEM)))
+    (key_b, cert_b), (key_c, cert_c) = siblings
+    b, c = serial_of(cert_b), serial_of(cert_c)
+
+    old = RawAgent(hub, key_a, cert_a)
+    await old.register()
+    agent = RawAgent(hub, key_b, cert_b)
+    assert (await agent.register()).certificate_serial == b
+    # The stream that used the replaced certificate ends as revoked.
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        while True:
+            await old.receive()
+    assert info.value.code() == Code.PERMISSION_DENIED
+    assert f"replaced by renewed certificate {b}" in info.value.details()
+    await old.close()
+
+    assert a in hub.revoked
+    assert c in hub.revoked
+    error = await connect_error(hub, key_c, cert_c)
+    assert error.code() == Code.PERMISSION_DENIED
+    assert (await renew_error(hub, key_c, cert_c)).code() == Code.PERMISSION_DENIED
+    states = await certificate_states(api, client)
+    assert states == {
+        a: f"replaced by renewed certificate {b}",
+        b: "valid",
+        c: f"replaced by renewed certificate {b}",
+    }
+    # B kept its stream: C never took it over.
+    assert hub.dispatcher.session(client.unique_client_id).certificate_serial == b
+    await agent.close()
+
+
+async def test_replaced_certificate_cannot_renew(api, hub_server):
+    hub = hub_server.hub
+    client = await add_client(api)
+    key_a, cert_a, _ = await enroll(api, client)
+    key_b, cert_b = await renew(hub, key_a, cert_a)
+    agent = RawAgent(hub, key_b, cert_b)
+    await agent.register()
+    await agent.close()
+    error = await renew_error(hub, key_a, cert_a)
+    assert error.code() == Code.PERMISSION_DENIED
+    assert "revoked" in error.details()
+
+
+async def test_renewal_of_renewal_retires_original(api, hub_server):
+    """Renewing with B counts as using B, so A cannot start a second line."""
+    hub = hub_server.hub
+    client = await add_client(api)
+    key_a, cert_a, _ = await enroll(api, client)
+    key_b, cert_b = await renew(hub, key_a, cert_a)
+    key_d, cert_d = await renew(hub, key_b, cert_b)
+    a, b, d = serial_of(cert_a), serial_of(cert_b), serial_of(cert_d)
+    assert a in hub.revoked
+    assert (await renew_error(hub, key_a, cert_a)).code() == Code.PERMISSION_DENIED
+    states = await certificate_states(api, client)
+    assert states == {a: f"replaced by renewed certificate {b}", b: "valid", d: "valid"}
+
+    agent = RawAgent(hub, key_d, cert_d)
+    assert (await agent.register()).certificate_serial == d
+    await agent.close()
+    states = await certificate_states(api, client)
+    assert states[b] == f"replaced by renewed certificate {d}"
+    assert states[d] == "valid"
+
+
+async def test_store_checks_revocation_in_transaction(hub_server):
+    """Both store steps check revocation inside their own transaction."""
+    store = hub_server.hub.store
+    now = time.time()
+    await store.record_certificate("a1", "uid-1", "default", now + 3600, now)
+    first = await store.record_renewal("b1", now + 3600, now, "a1", "r", "s")
+    assert first == []
+    second = await store.record_renewal("c1", now + 3600, now, "a1", "r", "s")
+    assert second == [("b1", "s")]
+    # B was superseded after a caller could have checked it.
+    assert await store.mark_certificate_used("b1", now, "used") is None
+    assert await store.record_renewal("d1", now + 3600, now, "b1", "r", "s") is None
+    assert await store.get_certificate("d1") is None
+    assert (await store.get_certificate("b1")).first_used_at is None
+    assert await store.record_renewal("e1", now + 3600, now, "nope", "r", "s") is None
+    assert await store.mark_certificate_used("c1", now, "used") == ["a1"]
+    assert await store.mark_certificate_used("c1", now, "used") == []
+    assert (await store.get_certificate("c1")).revoked_at is None
+
+
 # Start-up checks of the CA settings.
 def write_ca(directory, *, is_ca=True):
     key = ec.generate_private_key(ec.SECP256R1())

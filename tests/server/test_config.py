@@ -163,3 +163,28 @@ def test_security_sections_checked(tmp_path, sections, key):
         load_config(env={"CONFIG_PATH": str(path)})
 
     assert key in str(error.value)
+
+
+def test_type_errors_hide_secret_values(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(
+        json.dumps(
+            {
+                "authentication": {
+                    "jwt": {"secret": 12345678},
+                    "ldap": {"bind_password": ["LDAP-S3CR3T"]},
+                },
+                "database": {"redis": {"password": ["REDIS-S3CR3T"]}},
+            }
+        )
+    )
+
+    with pytest.raises(ConfigError) as error:
+        load_config(env={"CONFIG_PATH": str(path)})
+    message = str(error.value)
+
+    assert "authentication.jwt.secret" in message
+    assert "authentication.ldap.bind_password" in message
+    assert "12345678" not in message
+    assert "LDAP-S3CR3T" not in message
+    assert "REDIS-S3CR3T" not in message

@@ -72,7 +72,7 @@ async def test_write_visible_after_it_returns(database):
     holder, executor, _, path = database
     group = GroupCommitter(executor, lambda: holder["db"])
     await group.write(insert("durable"))
-    # A second connection sees the row, so the COMMIT ran before write() returned.
+    # A second connection reads the row, so the COMMIT ran before write() returned.
     with sqlite3.connect(path) as reader:
         assert reader.execute("SELECT name FROM items").fetchall() == [("durable",)]
 

@@ -10,13 +10,16 @@ from ldap3 import MODIFY_DELETE, Connection, Server
 
 from ris.v1 import auth_pb2, client_pb2, tenant_pb2
 from ris_server import rbac
-from ris_server.config import ConfigError, load_config
-from ris_server.ldap_auth import fill_filter
+from ris_server.app import HubServer
+from ris_server.bootstrap import PASSWORD_ENV
+from ris_server.config import ConfigError, LdapConfig, load_config
+from ris_server.ldap_auth import build_server, fill_filter
 from ris_server.models import Tenant
+from ris_server.store import open_store
 from tests.server import slapd
 from tests.server.conftest import connect_api
 from tests.server.test_api import add_user, rpc_error
-from tests.support import ADMIN_PASSWORD, Api
+from tests.support import ADMIN_PASSWORD, Api, write_config
 
 BAD_LOGIN = "invalid username, password or tenant"
 
@@ -52,6 +55,51 @@ async def start_hub(hub_factory, url: str, rbac_section=None, **ldap_overrides):
     if rbac_section is not None:
         sections["authorization"] = {"rbac": rbac_section}
     return await hub_factory(**sections)
+
+
+@pytest.fixture
+async def prepared_hub(tmp_path, monkeypatch):
+    """Start hubs whose store holds extra tenants before the hub starts, since
+    the directory tenant must exist at start."""
+    monkeypatch.setenv(PASSWORD_ENV, ADMIN_PASSWORD)
+    servers: list[HubServer] = []
+
+    async def start(tenants: list[str], **sections) -> HubServer:
+        root = tmp_path / f"prepared{len(servers)}"
+        root.mkdir()
+        config = load_config(
+            env={"CONFIG_PATH": str(write_config(root / "config.json", **sections))},
+            overrides={
+                ("server", "data_dir"): str(root / "data"),
+                ("server", "host"): "127.0.0.1",
+                ("server", "grpc_port"): 0,
+                ("server", "agent_port"): 0,
+                ("server", "edge_enabled"): False,
+                ("monitoring", "metrics", "enabled"): False,
+            },
+        )
+        config.data_dir.mkdir(mode=0o700)
+        store = await open_store(config)
+        try:
+            for code in tenants:
+                await store.create_tenant(
+                    Tenant(
+                        id=f"{code}-id",
+                        code=code,
+                        name=code.title(),
+                        status=tenant_pb2.TENANT_STATUS_ACTIVE,
+                    )
+                )
+        finally:
+            await store.close()
+        server = HubServer(config)
+        await server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.stop(grace=0.5)
 
 
 def password_of(uid: str) -> str:
@@ -220,15 +268,10 @@ async def test_local_users_still_log_in(directory, hub_factory):
     assert not user.external
 
 
-async def test_directory_users_go_to_configured_tenant(directory, hub_factory):
-    server = await start_hub(hub_factory, directory.url, tenant="corp")
-    await server.hub.store.create_tenant(
-        Tenant(
-            id="corp-id",
-            code="corp",
-            name="Corp",
-            status=tenant_pb2.TENANT_STATUS_ACTIVE,
-        )
+async def test_directory_users_go_to_configured_tenant(directory, prepared_hub):
+    server = await prepared_hub(
+        ["corp"],
+        authentication={"ldap": ldap_section(directory.url, tenant="corp")},
     )
     async with await connect_api(server) as channel:
         api = Api(channel)
@@ -242,13 +285,11 @@ async def test_directory_users_go_to_configured_tenant(directory, hub_factory):
         assert (await api.login()).user.tenant_code == "default"
 
 
-async def test_directory_failures_limited_in_its_tenant(directory, hub_factory):
-    server = await hub_factory(
+async def test_directory_failures_limited_in_its_tenant(directory, prepared_hub):
+    server = await prepared_hub(
+        ["corp"],
         authentication={"ldap": ldap_section(directory.url, tenant="corp")},
         security={"rate_limiting": {"login_failures_per_minute": 3}},
-    )
-    await server.hub.store.create_tenant(
-        Tenant(id="corp-id", code="corp", name="Corp", status=1)
     )
     async with await connect_api(server) as channel:
         api = Api(channel)
@@ -263,11 +304,78 @@ async def test_directory_failures_limited_in_its_tenant(directory, hub_factory):
         assert (await api.login()).user.tenant_code == "default"
 
 
-async def test_missing_directory_tenant_fails_login(directory, hub_factory):
-    server = await start_hub(hub_factory, directory.url, tenant="absent")
+async def test_missing_directory_tenant_stops_start(directory, hub_factory):
+    with pytest.raises(ConfigError) as info:
+        await start_hub(hub_factory, directory.url, tenant="absent")
+    assert "authentication.ldap.tenant = 'absent'" in str(info.value)
+    assert "does not exist" in str(info.value)
+
+
+async def test_directory_user_cannot_change_password(directory, hub_factory):
+    server = await start_hub(hub_factory, directory.url)
     async with await connect_api(server) as channel:
-        error = await rpc_error(Api(channel).login("alice", password_of("alice")))
+        api = Api(channel)
+        await api.login("alice", password_of("alice"))
+        error = await rpc_error(
+            api.auth.ChangePassword(
+                auth_pb2.ChangePasswordRequest(
+                    current_password=password_of("alice"),
+                    new_password="a-brand-new-passphrase",
+                ),
+                metadata=api.metadata,
+            )
+        )
+    assert error.code() == Code.FAILED_PRECONDITION
+    assert "directory" in error.details()
+
+
+async def test_local_name_same_status_as_unknown(directory, hub_factory):
+    server = await start_hub(hub_factory, directory.url)
+    await add_user(server, "default", "alice", rbac.OPERATOR)
+    async with await connect_api(server) as channel:
+        api = Api(channel)
+        wrong_local = await rpc_error(api.login("alice", "wrong-password"))
+        unknown = await rpc_error(api.login("nobody-here", "wrong-password"))
+        # The directory accepts this password for its alice, but the local
+        # account of that name wins.
+        directory_password = await rpc_error(api.login("alice", password_of("alice")))
+        local = await api.login("alice", "pw-alice")
+    for error in (wrong_local, unknown, directory_password):
         assert error.code() == Code.UNAUTHENTICATED
+        assert error.details() == BAD_LOGIN
+    assert local.user.role == rbac.OPERATOR
+    user = await server.hub.store.get_user("default", "alice")
+    assert not user.external
+
+
+async def test_local_wrong_password_unavailable_when_down(hub_factory):
+    url = f"ldap://127.0.0.1:{slapd.free_port()}"
+    server = await hub_factory(
+        authentication={"ldap": ldap_section(url, timeout="2s")},
+        security={"rate_limiting": {"login_failures_per_minute": 3}},
+    )
+    await add_user(server, "default", "carol", rbac.OPERATOR)
+    async with await connect_api(server) as channel:
+        api = Api(channel)
+        unknown = await rpc_error(api.login("nobody-here", "wrong-password"))
+        wrong_local = [
+            await rpc_error(api.login("carol", "wrong-password")) for _ in range(3)
+        ]
+        # The failed local passwords count although the reply was 503.
+        limited = await rpc_error(api.login("carol", "pw-carol"))
+    assert unknown.code() == Code.UNAVAILABLE
+    assert [error.code() for error in wrong_local] == [Code.UNAVAILABLE] * 3
+    assert {error.details() for error in wrong_local} == {unknown.details()}
+    assert limited.code() == Code.RESOURCE_EXHAUSTED
+
+
+async def test_local_login_works_when_directory_down(hub_factory):
+    url = f"ldap://127.0.0.1:{slapd.free_port()}"
+    server = await start_hub(hub_factory, url, timeout="2s")
+    await add_user(server, "default", "carol", rbac.OPERATOR)
+    async with await connect_api(server) as channel:
+        login = await Api(channel).login("carol", "pw-carol")
+    assert login.user.role == rbac.OPERATOR
 
 
 async def test_refused_connection_is_unavailable(hub_factory):
@@ -383,6 +491,10 @@ def _config_error(tmp_path, ldap: dict) -> str:
             "authentication.ldap.ca_file = '/nonexistent/ca.pem': file not found",
         ),
         ({"url": "ldap://127.0.0.1:99999"}, "authentication.ldap.url"),
+        (
+            {"enabled": True, "url": "ldap://127.0.0.1:", "base_dn": "dc=x"},
+            "authentication.ldap.url = 'ldap://127.0.0.1:': invalid LDAP server",
+        ),
         ({"timeout": 0}, "authentication.ldap.timeout"),
     ],
 )
@@ -402,3 +514,25 @@ def test_ldap_config_error_hides_bind_password(tmp_path):
         },
     )
     assert "reader-secret-value" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ldap://reader:url-secret-value@127.0.0.1",
+        "ldaps://reader:url-secret-value@127.0.0.1:636",
+        "ldap://url-secret-value@127.0.0.1:bad",
+    ],
+)
+def test_ldap_url_with_credentials_rejected(tmp_path, url):
+    message = _config_error(tmp_path, {"url": url})
+    assert "authentication.ldap.url must not contain a user name or password" in (
+        message
+    )
+    assert "url-secret-value" not in message
+
+
+def test_ldap3_server_error_names_url():
+    with pytest.raises(ConfigError) as info:
+        build_server(LdapConfig(url="ldap://[v1.x]"))
+    assert "authentication.ldap.url = 'ldap://[v1.x]'" in str(info.value)

@@ -1,11 +1,26 @@
 """Failed-login limiting: the pure counter, then real logins through gRPC."""
 
 import json
+from ipaddress import ip_address
 
+import grpc
 import pytest
 from grpc import StatusCode as Code
 
-from ris_server.login_limits import WINDOW, LoginFailureLimiter, limit_key
+from ris.v1 import auth_pb2
+from ris_server.client_address import (
+    CLIENT_ADDRESS_KEY,
+    EDGE_SIGNATURE_KEY,
+    sign_client_address,
+)
+from ris_server.login_limits import (
+    NAME_CAP_FACTOR,
+    WINDOW,
+    LoginAttempt,
+    LoginFailureLimiter,
+    LoginLimits,
+    limit_key,
+)
 from tests.server.conftest import connect_api
 from tests.server.test_api import add_user, rpc_error
 from tests.support import ADMIN_PASSWORD, Api
@@ -100,6 +115,52 @@ def test_limiter_rejects_bad_settings():
         LoginFailureLimiter(1, max_keys=0)
 
 
+def _attempt(address: str | None, started: float, name: str = "alice"):
+    return LoginAttempt.of(
+        "default", name, ip_address(address) if address else None, started
+    )
+
+
+def test_limits_count_each_address_apart():
+    limits = LoginLimits(2)
+    for started in (0.0, 1.0):
+        assert limits.start_attempt(_attempt("198.51.100.1", started)) is None
+    assert limits.start_attempt(_attempt("198.51.100.1", 2.0)) is not None
+    assert limits.start_attempt(_attempt("198.51.100.2", 2.0)) is None
+    assert limits.start_attempt(_attempt(None, 2.0)) is None
+    assert limits.failures(_attempt("198.51.100.1", 3.0), 3.0) == (2, 4)
+
+
+def test_limits_cap_name_over_addresses():
+    limits = LoginLimits(1)
+    cap = NAME_CAP_FACTOR
+    for index in range(cap):
+        assert limits.start_attempt(_attempt(f"198.51.100.{index}", 0.0)) is None
+    fresh = _attempt("203.0.113.9", 1.0)
+    assert limits.start_attempt(fresh) is not None
+    # The rejected attempt is not counted for its address.
+    assert limits.failures(fresh, 1.0) == (0, cap)
+    assert limits.start_attempt(_attempt("203.0.113.9", 1.0, "bob")) is None
+
+
+def test_limits_success_clears_name_and_address():
+    limits = LoginLimits(2)
+    first = _attempt("198.51.100.1", 0.0)
+    limits.start_attempt(first)
+    limits.start_attempt(_attempt("198.51.100.2", 0.0))
+    limits.finish_success(first)
+    assert limits.failures(first, 1.0) == (0, 0)
+
+
+def test_limits_memory_is_bounded():
+    limits = LoginLimits(5, max_keys=100)
+    for index in range(1000):
+        limits.start_attempt(_attempt(f"10.0.{index // 250}.{index % 250}", 1.0))
+        limits.start_attempt(_attempt("198.51.100.1", 1.0, f"user-{index}"))
+    assert len(limits.by_address) == 100
+    assert len(limits.by_name) == 100 // NAME_CAP_FACTOR
+
+
 def _retry_after(error) -> int:
     values = [v for k, v in error.trailing_metadata() or () if k == "retry-after"]
     assert len(values) == 1
@@ -188,3 +249,54 @@ async def test_login_limit_rejections_audited(hub_factory):
     assert all(1 <= e["details"]["retry_after"] <= 60 for e in limited)
     assert "wrong-password-1" not in text
     assert "secret-guess-2" not in text
+
+
+def _from(server, address: str) -> tuple:
+    """Metadata that makes a call come from `address`, signed as the REST
+    edge signs it."""
+    key = (server.config.data_dir / "edge.key").read_bytes()
+    return (
+        (CLIENT_ADDRESS_KEY, address),
+        (EDGE_SIGNATURE_KEY, sign_client_address(key, address)),
+    )
+
+
+async def _login_code(api: Api, server, address: str, password: str) -> Code:
+    try:
+        await api.auth.Login(
+            auth_pb2.LoginRequest(username="admin", password=password),
+            metadata=_from(server, address),
+        )
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    return Code.OK
+
+
+async def test_flood_from_one_address_spares_others(hub_factory):
+    server = await hub_factory(**LIMITED)
+    async with await connect_api(server) as channel:
+        api = Api(channel)
+        flood = [
+            await _login_code(api, server, "203.0.113.1", "wrong-password")
+            for _ in range(6)
+        ]
+        other = await _login_code(api, server, "203.0.113.2", ADMIN_PASSWORD)
+        flooded = await _login_code(api, server, "203.0.113.1", ADMIN_PASSWORD)
+    assert flood == [Code.UNAUTHENTICATED] * 3 + [Code.RESOURCE_EXHAUSTED] * 3
+    assert other == Code.OK
+    assert flooded == Code.RESOURCE_EXHAUSTED
+
+
+async def test_name_cap_over_all_addresses(hub_factory):
+    server = await hub_factory(
+        security={"rate_limiting": {"login_failures_per_minute": 1}}
+    )
+    async with await connect_api(server) as channel:
+        api = Api(channel)
+        spread = [
+            await _login_code(api, server, f"198.51.100.{index}", "wrong-password")
+            for index in range(NAME_CAP_FACTOR)
+        ]
+        fresh = await _login_code(api, server, "203.0.113.7", ADMIN_PASSWORD)
+    assert spread == [Code.UNAUTHENTICATED] * NAME_CAP_FACTOR
+    assert fresh == Code.RESOURCE_EXHAUSTED

@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 from prometheus_client import REGISTRY
 
-from ris.v1 import client_pb2, system_pb2
+from ris.v1 import auth_pb2, client_pb2, system_pb2
 from ris_server.client_address import (
     CLIENT_ADDRESS_KEY,
     EDGE_SIGNATURE_KEY,
@@ -38,11 +38,18 @@ def limits(**settings) -> dict:
     return {"security": {"rate_limiting": rate_limiting}}
 
 
-async def health(api: Api, metadata=()) -> grpc.StatusCode:
-    """Call the public GetHealth; return OK or the error's code."""
+def empty_refresh(api: Api, metadata=()):
+    """Start a public call that the hub rejects as invalid once admitted."""
+    return api.auth.Refresh(auth_pb2.RefreshRequest(), metadata=metadata)
+
+
+async def public_call(api: Api, metadata=()) -> grpc.StatusCode:
+    """Make a public call; return OK when the rate limit admitted it."""
     try:
-        await api.system.GetHealth(system_pb2.GetHealthRequest(), metadata=metadata)
+        await empty_refresh(api, metadata)
     except grpc.aio.AioRpcError as error:
+        if error.code() == Code.INVALID_ARGUMENT:
+            return Code.OK
         return error.code()
     return Code.OK
 
@@ -68,11 +75,26 @@ async def test_public_rpc_burst_then_rejected(hub_factory):
     async with await connect_api(server) as channel:
         api = Api(channel)
         for _ in range(3):
-            assert await health(api) == Code.OK
-        error = await limited_error(api.system.GetHealth(system_pb2.GetHealthRequest()))
+            assert await public_call(api) == Code.OK
+        error = await limited_error(empty_refresh(api))
     assert "rate limit exceeded" in error.details()
     # An empty bucket gains its next token within 60 s at 1 per minute.
     assert 1 <= retry_after(error) <= 60
+
+
+async def test_health_probes_never_limited(hub_factory):
+    server = await hub_factory(**limits())
+    async with await connect_api(server) as channel:
+        api = Api(channel)
+        for _ in range(3):
+            await public_call(api)
+        limited = await public_call(api)
+        reports = [
+            await api.system.GetHealth(system_pb2.GetHealthRequest()) for _ in range(10)
+        ]
+
+    assert limited == Code.RESOURCE_EXHAUSTED
+    assert {report.status for report in reports} == {"healthy"}
 
 
 async def test_rejections_counted_and_logged_once(hub_factory, caplog):
@@ -81,7 +103,7 @@ async def test_rejections_counted_and_logged_once(hub_factory, caplog):
     async with await connect_api(server) as channel:
         api = Api(channel)
         with caplog.at_level(logging.INFO, logger="ris_server.request_limits"):
-            codes = [await health(api) for _ in range(13)]
+            codes = [await public_call(api) for _ in range(13)]
     assert codes.count(Code.OK) == 3
     assert codes.count(Code.RESOURCE_EXHAUSTED) == 10
     after = counter("ris_rate_limited_requests_total", bucket="address")
@@ -95,7 +117,7 @@ async def test_disabled_limits_allow_bursts(hub_factory):
     server = await hub_factory(**limits(enabled=False))
     async with await connect_api(server) as channel:
         api = Api(channel)
-        codes = [await health(api) for _ in range(10)]
+        codes = [await public_call(api) for _ in range(10)]
     assert codes == [Code.OK] * 10
 
 
@@ -103,7 +125,7 @@ async def test_whitelisted_address_exempt(hub_factory):
     server = await hub_factory(**limits(ip_whitelist=["10.0.0.0/8", "127.0.0.0/8"]))
     async with await connect_api(server) as channel:
         api = Api(channel)
-        codes = [await health(api) for _ in range(10)]
+        codes = [await public_call(api) for _ in range(10)]
     assert codes == [Code.OK] * 10
 
 
@@ -135,7 +157,9 @@ async def test_principal_limit_holds_across_addresses(hub_factory):
         metadata = (*api.metadata, ("x-forwarded-for", "198.51.100.99"))
         error = await limited_error(api.clients.ListClients(request, metadata=metadata))
         # The fresh address still has its tokens, so public calls from it pass.
-        assert await health(api, (("x-forwarded-for", "198.51.100.99"),)) == Code.OK
+        assert (
+            await public_call(api, (("x-forwarded-for", "198.51.100.99"),)) == Code.OK
+        )
     assert 1 <= retry_after(error) <= 60
     after = counter("ris_rate_limited_requests_total", bucket="principal")
     assert after - before == 1
@@ -146,7 +170,7 @@ async def test_forwarded_for_ignored_from_untrusted_peer(hub_factory):
     async with await connect_api(server) as channel:
         api = Api(channel)
         codes = [
-            await health(api, (("x-forwarded-for", f"198.51.100.{index}"),))
+            await public_call(api, (("x-forwarded-for", f"198.51.100.{index}"),))
             for index in range(6)
         ]
     assert codes == [Code.OK] * 3 + [Code.RESOURCE_EXHAUSTED] * 3
@@ -157,11 +181,12 @@ async def test_trusted_proxy_gives_each_client_a_bucket(hub_factory):
     async with await connect_api(server) as channel:
         api = Api(channel)
         fresh = [
-            await health(api, (("x-forwarded-for", f"198.51.100.{index}"),))
+            await public_call(api, (("x-forwarded-for", f"198.51.100.{index}"),))
             for index in range(8)
         ]
         same = [
-            await health(api, (("x-forwarded-for", "203.0.113.1"),)) for _ in range(5)
+            await public_call(api, (("x-forwarded-for", "203.0.113.1"),))
+            for _ in range(5)
         ]
     assert fresh == [Code.OK] * 8
     assert same == [Code.OK] * 3 + [Code.RESOURCE_EXHAUSTED] * 2
@@ -178,10 +203,10 @@ async def test_forged_edge_address_ignored(hub_factory):
     async with await connect_api(server) as channel:
         api = Api(channel)
         forged = [
-            await health(api, edge_metadata(wrong_key, f"198.51.100.{index}"))
+            await public_call(api, edge_metadata(wrong_key, f"198.51.100.{index}"))
             for index in range(5)
         ]
-        unsigned = await health(api, ((CLIENT_ADDRESS_KEY, "198.51.100.50"),))
+        unsigned = await public_call(api, ((CLIENT_ADDRESS_KEY, "198.51.100.50"),))
     assert forged == [Code.OK] * 3 + [Code.RESOURCE_EXHAUSTED] * 2
     assert unsigned == Code.RESOURCE_EXHAUSTED
 
@@ -194,12 +219,14 @@ async def test_signed_edge_address_used(hub_factory):
     async with await connect_api(server) as channel:
         api = Api(channel)
         fresh = [
-            await health(api, edge_metadata(key, f"198.51.100.{index}"))
+            await public_call(api, edge_metadata(key, f"198.51.100.{index}"))
             for index in range(8)
         ]
-        same = [await health(api, edge_metadata(key, "203.0.113.1")) for _ in range(4)]
+        same = [
+            await public_call(api, edge_metadata(key, "203.0.113.1")) for _ in range(4)
+        ]
         # A signature for one address does not vouch for another.
-        replayed = await health(
+        replayed = await public_call(
             api, edge_metadata(key, "203.0.113.2", signed_for="203.0.113.1")
         )
     assert fresh == [Code.OK] * 8
@@ -218,10 +245,10 @@ async def test_agent_port_not_limited(hub_factory):
     )
     async with grpc.aio.secure_channel(hub.endpoints.agent, credentials) as channel:
         agent_api = Api(channel)
-        agent_codes = [await health(agent_api) for _ in range(8)]
+        agent_codes = [await public_call(agent_api) for _ in range(8)]
     async with await connect_api(server) as channel:
         api = Api(channel)
-        api_codes = [await health(api) for _ in range(4)]
+        api_codes = [await public_call(api) for _ in range(4)]
     assert agent_codes == [Code.OK] * 8
     assert api_codes == [Code.OK] * 3 + [Code.RESOURCE_EXHAUSTED]
 
@@ -258,14 +285,12 @@ async def test_redis_budget_shared_by_two_hubs(hub_factory, redis_prefix):
     ):
         first_api, second_api = Api(first_channel), Api(second_channel)
         codes = [
-            await health(first_api),
-            await health(second_api),
-            await health(first_api),
+            await public_call(first_api),
+            await public_call(second_api),
+            await public_call(first_api),
         ]
-        error = await limited_error(
-            second_api.system.GetHealth(system_pb2.GetHealthRequest())
-        )
-        assert await health(first_api) == Code.RESOURCE_EXHAUSTED
+        error = await limited_error(empty_refresh(second_api))
+        assert await public_call(first_api) == Code.RESOURCE_EXHAUSTED
     assert codes == [Code.OK] * 3
     assert 1 <= retry_after(error) <= 60
     client = redis_asyncio.Redis.from_url(REDIS_URI)
@@ -333,7 +358,7 @@ async def test_redis_down_fails_open(hub_factory, caplog):
     async with await connect_api(server) as channel:
         api = Api(channel)
         with caplog.at_level(logging.WARNING, logger="ris_server.ratelimit_redis"):
-            codes = [await health(api) for _ in range(6)]
+            codes = [await public_call(api) for _ in range(6)]
     assert codes == [Code.OK] * 6
     assert counter("ris_rate_limit_backend_errors_total") - before == 6
     warnings = [r for r in caplog.records if "rate limit store" in r.getMessage()]
@@ -351,7 +376,7 @@ async def test_redis_silent_fails_open(hub_factory):
         before = counter("ris_rate_limit_backend_errors_total")
         async with await connect_api(server) as channel:
             api = Api(channel)
-            codes = [await health(api) for _ in range(4)]
+            codes = [await public_call(api) for _ in range(4)]
     assert codes == [Code.OK] * 4
     assert counter("ris_rate_limit_backend_errors_total") - before == 4
 

@@ -20,6 +20,7 @@ def load_with(tmp_path, **sections):
     ("sections", "key"),
     [
         ({"server": {"tls": {"min_version": "1.3"}}}, "server.tls.min_version"),
+        ({"server": {"tls": {"min_version": "1.1"}}}, "server.tls.min_version"),
         ({"server": {"tls": {"max_version": "1.2"}}}, "server.tls.max_version"),
         (
             {
@@ -35,6 +36,10 @@ def load_with(tmp_path, **sections):
         ),
         (
             {"server": {"tls": {"cipher_suites": ["ecdhe rsa; rm"]}}},
+            "server.tls.cipher_suites",
+        ),
+        (
+            {"server": {"tls": {"cipher_suites": ["NOPE-CIPHER"]}}},
             "server.tls.cipher_suites",
         ),
     ],

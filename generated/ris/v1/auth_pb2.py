@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from ris.v1 import common_pb2 as ris_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11ris/v1/auth.proto\x12\x06ris.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x13ris/v1/common.proto\"R\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x1a\n\x04role\x18\x03 \x01(\x0e\x32\x0c.ris.v1.Role\x12\x13\n\x0btenant_code\x18\x04 \x01(\t\"G\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x13\n\x0btenant_code\x18\x03 \x01(\t\"\x80\x01\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x12\n\ntoken_type\x18\x04 \x01(\t\x12\x1a\n\x04user\x18\x05 \x01(\x0b\x32\x0c.ris.v1.User\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x82\x01\n\x0fRefreshResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x12\n\ntoken_type\x18\x04 \x01(\t\x12\x1a\n\x04user\x18\x05 \x01(\x0b\x32\x0c.ris.v1.User\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"!\n\x0eLogoutResponse\x12\x0f\n\x07revoked\x18\x01 \x01(\x08\x32\x83\x02\n\x0b\x41uthService\x12L\n\x05Login\x12\x14.ris.v1.LoginRequest\x1a\x15.ris.v1.LoginResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/auth/login:\x01*\x12T\n\x07Refresh\x12\x16.ris.v1.RefreshRequest\x1a\x17.ris.v1.RefreshResponse\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/auth/refresh:\x01*\x12P\n\x06Logout\x12\x15.ris.v1.LogoutRequest\x1a\x16.ris.v1.LogoutResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/auth/logout:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11ris/v1/auth.proto\x12\x06ris.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x13ris/v1/common.proto\"R\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x1a\n\x04role\x18\x03 \x01(\x0e\x32\x0c.ris.v1.Role\x12\x13\n\x0btenant_code\x18\x04 \x01(\t\"G\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12\x13\n\x0btenant_code\x18\x03 \x01(\t\"\x80\x01\n\rLoginResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x12\n\ntoken_type\x18\x04 \x01(\t\x12\x1a\n\x04user\x18\x05 \x01(\x0b\x32\x0c.ris.v1.User\"\'\n\x0eRefreshRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"\x82\x01\n\x0fRefreshResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x15\n\rrefresh_token\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x12\n\ntoken_type\x18\x04 \x01(\t\x12\x1a\n\x04user\x18\x05 \x01(\x0b\x32\x0c.ris.v1.User\"&\n\rLogoutRequest\x12\x15\n\rrefresh_token\x18\x01 \x01(\t\"!\n\x0eLogoutResponse\x12\x0f\n\x07revoked\x18\x01 \x01(\x08\"G\n\x15\x43hangePasswordRequest\x12\x18\n\x10\x63urrent_password\x18\x01 \x01(\t\x12\x14\n\x0cnew_password\x18\x02 \x01(\t\"0\n\x16\x43hangePasswordResponse\x12\x16\n\x0esessions_ended\x18\x01 \x01(\x05\x32\xef\x02\n\x0b\x41uthService\x12L\n\x05Login\x12\x14.ris.v1.LoginRequest\x1a\x15.ris.v1.LoginResponse\"\x16\x82\xd3\xe4\x93\x02\x10\"\x0b/auth/login:\x01*\x12T\n\x07Refresh\x12\x16.ris.v1.RefreshRequest\x1a\x17.ris.v1.RefreshResponse\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/auth/refresh:\x01*\x12P\n\x06Logout\x12\x15.ris.v1.LogoutRequest\x1a\x16.ris.v1.LogoutResponse\"\x17\x82\xd3\xe4\x93\x02\x11\"\x0c/auth/logout:\x01*\x12j\n\x0e\x43hangePassword\x12\x1d.ris.v1.ChangePasswordRequest\x1a\x1e.ris.v1.ChangePasswordResponse\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/auth/password:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUTHSERVICE'].methods_by_name['Refresh']._serialized_options = b'\202\323\344\223\002\022\"\r/auth/refresh:\001*'
   _globals['_AUTHSERVICE'].methods_by_name['Logout']._loaded_options = None
   _globals['_AUTHSERVICE'].methods_by_name['Logout']._serialized_options = b'\202\323\344\223\002\021\"\014/auth/logout:\001*'
+  _globals['_AUTHSERVICE'].methods_by_name['ChangePassword']._loaded_options = None
+  _globals['_AUTHSERVICE'].methods_by_name['ChangePassword']._serialized_options = b'\202\323\344\223\002\023\"\016/auth/password:\001*'
   _globals['_USER']._serialized_start=80
   _globals['_USER']._serialized_end=162
   _globals['_LOGINREQUEST']._serialized_start=164
@@ -53,6 +55,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGOUTREQUEST']._serialized_end=580
   _globals['_LOGOUTRESPONSE']._serialized_start=582
   _globals['_LOGOUTRESPONSE']._serialized_end=615
-  _globals['_AUTHSERVICE']._serialized_start=618
-  _globals['_AUTHSERVICE']._serialized_end=877
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_start=617
+  _globals['_CHANGEPASSWORDREQUEST']._serialized_end=688
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_start=690
+  _globals['_CHANGEPASSWORDRESPONSE']._serialized_end=738
+  _globals['_AUTHSERVICE']._serialized_start=741
+  _globals['_AUTHSERVICE']._serialized_end=1108
 # @@protoc_insertion_point(module_scope)

@@ -74,3 +74,17 @@ class LogoutResponse(_message.Message):
     REVOKED_FIELD_NUMBER: _ClassVar[int]
     revoked: bool
     def __init__(self, revoked: _Optional[bool] = ...) -> None: ...
+
+class ChangePasswordRequest(_message.Message):
+    __slots__ = ("current_password", "new_password")
+    CURRENT_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    NEW_PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    current_password: str
+    new_password: str
+    def __init__(self, current_password: _Optional[str] = ..., new_password: _Optional[str] = ...) -> None: ...
+
+class ChangePasswordResponse(_message.Message):
+    __slots__ = ("sessions_ended",)
+    SESSIONS_ENDED_FIELD_NUMBER: _ClassVar[int]
+    sessions_ended: int
+    def __init__(self, sessions_ended: _Optional[int] = ...) -> None: ...

@@ -51,6 +51,11 @@ class AuthServiceStub:
                 request_serializer=ris_dot_v1_dot_auth__pb2.LogoutRequest.SerializeToString,
                 response_deserializer=ris_dot_v1_dot_auth__pb2.LogoutResponse.FromString,
                 _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/ris.v1.AuthService/ChangePassword',
+                request_serializer=ris_dot_v1_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=ris_dot_v1_dot_auth__pb2.ChangePasswordResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -85,6 +90,20 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangePassword(self, request, context):
+        """ChangePassword replaces the calling user's own password. Any logged-in
+        user may call it. The caller's other sessions end; the session of the
+        access token used for the call stays. Fails with INVALID_ARGUMENT for a
+        missing field or a new password outside 12 to 1024 characters or only
+        whitespace, UNAUTHENTICATED for a wrong current password (which counts as
+        a failed login), RESOURCE_EXHAUSTED when too many failed logins were
+        counted for the user, and FAILED_PRECONDITION for a directory user, whose
+        password the directory keeps.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -102,6 +121,11 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.Logout,
                     request_deserializer=ris_dot_v1_dot_auth__pb2.LogoutRequest.FromString,
                     response_serializer=ris_dot_v1_dot_auth__pb2.LogoutResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=ris_dot_v1_dot_auth__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=ris_dot_v1_dot_auth__pb2.ChangePasswordResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -187,6 +211,33 @@ class AuthService:
             '/ris.v1.AuthService/Logout',
             ris_dot_v1_dot_auth__pb2.LogoutRequest.SerializeToString,
             ris_dot_v1_dot_auth__pb2.LogoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ris.v1.AuthService/ChangePassword',
+            ris_dot_v1_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
+            ris_dot_v1_dot_auth__pb2.ChangePasswordResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -50,6 +50,16 @@ class AuthServiceStub:
     """Logout revokes a refresh token and every token issued from the same
     login. Fails with UNAUTHENTICATED for an invalid token.
     """
+    ChangePassword: _grpc.UnaryUnaryMultiCallable[_auth_pb2.ChangePasswordRequest, _auth_pb2.ChangePasswordResponse]
+    """ChangePassword replaces the calling user's own password. Any logged-in
+    user may call it. The caller's other sessions end; the session of the
+    access token used for the call stays. Fails with INVALID_ARGUMENT for a
+    missing field or a new password outside 12 to 1024 characters or only
+    whitespace, UNAUTHENTICATED for a wrong current password (which counts as
+    a failed login), RESOURCE_EXHAUSTED when too many failed logins were
+    counted for the user, and FAILED_PRECONDITION for a directory user, whose
+    password the directory keeps.
+    """
 
 @_typing.type_check_only
 class AuthServiceAsyncStub(AuthServiceStub):
@@ -72,6 +82,16 @@ class AuthServiceAsyncStub(AuthServiceStub):
     Logout: _aio.UnaryUnaryMultiCallable[_auth_pb2.LogoutRequest, _auth_pb2.LogoutResponse]  # type: ignore[assignment]
     """Logout revokes a refresh token and every token issued from the same
     login. Fails with UNAUTHENTICATED for an invalid token.
+    """
+    ChangePassword: _aio.UnaryUnaryMultiCallable[_auth_pb2.ChangePasswordRequest, _auth_pb2.ChangePasswordResponse]  # type: ignore[assignment]
+    """ChangePassword replaces the calling user's own password. Any logged-in
+    user may call it. The caller's other sessions end; the session of the
+    access token used for the call stays. Fails with INVALID_ARGUMENT for a
+    missing field or a new password outside 12 to 1024 characters or only
+    whitespace, UNAUTHENTICATED for a wrong current password (which counts as
+    a failed login), RESOURCE_EXHAUSTED when too many failed logins were
+    counted for the user, and FAILED_PRECONDITION for a directory user, whose
+    password the directory keeps.
     """
 
 class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -110,6 +130,22 @@ class AuthServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_auth_pb2.LogoutResponse, _abc.Awaitable[_auth_pb2.LogoutResponse]]:
         """Logout revokes a refresh token and every token issued from the same
         login. Fails with UNAUTHENTICATED for an invalid token.
+        """
+
+    @_abc_1.abstractmethod
+    def ChangePassword(
+        self,
+        request: _auth_pb2.ChangePasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_auth_pb2.ChangePasswordResponse, _abc.Awaitable[_auth_pb2.ChangePasswordResponse]]:
+        """ChangePassword replaces the calling user's own password. Any logged-in
+        user may call it. The caller's other sessions end; the session of the
+        access token used for the call stays. Fails with INVALID_ARGUMENT for a
+        missing field or a new password outside 12 to 1024 characters or only
+        whitespace, UNAUTHENTICATED for a wrong current password (which counts as
+        a failed login), RESOURCE_EXHAUSTED when too many failed logins were
+        counted for the user, and FAILED_PRECONDITION for a directory user, whose
+        password the directory keeps.
         """
 
 def add_AuthServiceServicer_to_server(servicer: AuthServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ris.v1 import client_pb2
+from ris_server.certificates import retire_certificates
 from ris_server.errors import PermissionDenied, RisError, Unauthenticated
 from ris_server.hub import Hub
 from ris_server.pki import AgentIdentity, parse_identity
@@ -159,38 +160,24 @@ class AgentAuthenticator:
         )
 
     async def note_first_use(self, identity: AgentIdentity) -> None:
-        """Record a certificate's first stream; retire the one it renewed.
+        """Record a stream opened with a certificate; retire what it renewed.
 
-        The first stream opened with a renewed certificate revokes the
-        certificate it replaces, so only one of the two stays usable.
+        A stream opened with a renewed certificate revokes the certificate it
+        replaces and every other renewal of that one, so at most one of them
+        stays usable. Raises PermissionDenied when the certificate was revoked
+        after authenticate() checked it, for example by a later renewal.
         """
         hub = self._hub
-        now = time.time()
-        if not await hub.store.mark_certificate_used(identity.serial, now):
-            return
-        record = await hub.store.get_certificate(identity.serial)
-        if record is None or not record.replaces:
-            return
-        retired = await hub.store.revoke_client_certificates(
-            identity.unique_client_id,
-            now,
-            f"replaced by renewed certificate {identity.serial}",
-            record.replaces,
+        reason = f"replaced by renewed certificate {identity.serial}"
+        retired = await hub.store.mark_certificate_used(
+            identity.serial, time.time(), reason
         )
-        if retired:
-            hub.revoked.add(retired)
-            hub.audit.record(
-                "client_management",
-                "retire_certificate",
-                actor=identity.unique_client_id,
-                tenant=identity.tenant_code,
-                target=identity.unique_client_id,
-                serial=record.replaces,
-                replaced_by=identity.serial,
-            )
-            log.info(
-                "client %s uses renewed certificate %s; revoked the old one %s",
-                identity.unique_client_id,
-                identity.serial,
-                record.replaces,
-            )
+        if retired is None:
+            hub.revoked.add([identity.serial])
+            self._revoked(identity, "connect")
+        retire_certificates(
+            hub,
+            identity.tenant_code,
+            identity.unique_client_id,
+            [(serial, reason) for serial in retired],
+        )

@@ -155,7 +155,16 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             )
             self._auth.reject_logged(identity, "connect", message)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, message)
-        await self._auth.note_first_use(identity)
+        try:
+            await self._auth.note_first_use(identity)
+        except RisError as exc:
+            # A later renewal revoked this certificate after it was checked.
+            log.info(
+                "client %s rejected at first use: %s",
+                identity.unique_client_id,
+                exc.message,
+            )
+            await context.abort(exc.code, exc.message)
         max_concurrent = registration.max_concurrent_tasks or 1
         if not 1 <= max_concurrent <= MAX_CONCURRENT_LIMIT:
             await context.abort(
@@ -274,8 +283,9 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             session.close()
 
     async def _on_heartbeat(self, session: AgentSession, heartbeat) -> None:
-        # NOTE: one synchronous store write per heartbeat; with many thousand
-        # agents these writes may need batching.
+        # One store write per heartbeat. Writes that queue up share one
+        # COMMIT (store/group_commit.py), so 10,000 agents at 30 s intervals
+        # cost about 330 writes but far fewer fsyncs per second.
         usage = heartbeat.resource_usage
         await self._hub.store.record_heartbeat(
             session.unique_client_id,

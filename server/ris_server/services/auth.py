@@ -1,8 +1,9 @@
 """AuthService: password and directory login, refresh, logout.
 
 Each login starts a session (see `session_manager.py`). Failed logins are
-limited per (tenant, username) before any password is checked (see
-`login_limits.py`).
+limited per (tenant, username, client address) and per (tenant, username)
+before any password is checked (see `login_limits.py`). Login names are
+compared without case.
 """
 
 import logging
@@ -11,21 +12,26 @@ import time
 
 from ris.v1 import auth_pb2, auth_pb2_grpc, tenant_pb2
 from ris_server.errors import (
+    FailedPrecondition,
     InvalidArgument,
     ResourceExhausted,
     Unauthenticated,
     Unavailable,
 )
 from ris_server.hub import Hub
-from ris_server.interceptors import service_errors
+from ris_server.interceptors import (
+    current_client_address,
+    current_principal,
+    service_errors,
+)
 from ris_server.ldap_auth import LdapAuthenticator
-from ris_server.login_limits import LoginFailureLimiter, limit_key
-from ris_server.login_roles import directory_role, effective_role
+from ris_server.login_limits import LoginAttempt, LoginLimits
+from ris_server.login_roles import account_role, directory_role, effective_role
 from ris_server.models import RefreshToken, Tenant, User
-from ris_server.passwords import verify_password
+from ris_server.passwords import hash_password, verify_password
 from ris_server.session_manager import SessionManager
 from ris_server.tokens import Principal
-from ris_server.validation import PASSWORD_MAX, check_login_name
+from ris_server.validation import PASSWORD_MAX, check_login_name, check_password
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             hub.audit,
             config.authentication.session.max_concurrent,
         )
-        self._limiter = LoginFailureLimiter(
+        self._limits = LoginLimits(
             config.security.rate_limiting.login_failures_per_minute
         )
         ldap = config.authentication.ldap
@@ -95,28 +101,36 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         tenant_code = (
             request.tenant_code or self._hub.config.multi_tenant.default_tenant
         )
-        user = await self._hub.store.get_user(tenant_code, username)
-        directory = (
-            self._ldap is not None
-            and (user is None or user.external)
-            and request.tenant_code in ("", self._ldap_tenant)
+        user = await self._find_user(tenant_code, username)
+        local = user is not None and not user.external
+        directory = self._ldap is not None and request.tenant_code in (
+            "",
+            self._ldap_tenant,
         )
-        if directory:
+        if directory and not local:
             # Directory accounts are counted in their own tenant, however the
             # request names it.
             tenant_code = self._ldap_tenant
-        key = limit_key(tenant_code, username)
-        started = time.monotonic()
-        wait = self._limiter.start_attempt(key, started)
+        attempt = LoginAttempt.of(
+            tenant_code, username, current_client_address(), time.monotonic()
+        )
+        wait = self._limits.start_attempt(attempt)
         if wait is not None:
             self._reject_limited(tenant_code, username, wait)
+        found = None
         try:
-            if directory:
-                found = await self._directory_login(username, password)
-            else:
+            if local or not directory:
                 found = await self._password_login(user, tenant_code, password)
+            if found is None and directory:
+                # A failed local password is tried on the directory too, so
+                # the reply does not tell whether a local account exists.
+                found = await self._directory_login(username, password, local)
         except Unavailable:
-            self._limiter.cancel_attempt(key, started)
+            if local:
+                # The local password was checked and failed, so it counts.
+                self._record_failure(attempt, tenant_code, username)
+            else:
+                self._limits.cancel_attempt(attempt)
             self._hub.audit.record(
                 "authentication",
                 "login",
@@ -127,14 +141,12 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             )
             raise
         if found is None:
-            self._record_failure(key, tenant_code, username)
+            self._record_failure(attempt, tenant_code, username)
             raise Unauthenticated(_BAD_LOGIN)
-        self._limiter.finish_success(key)
+        self._limits.finish_success(attempt)
         user, tenant, method = found
         now = time.time()
-        role = effective_role(
-            user.role, [user.email], self._hub.config.authorization.rbac
-        )
+        role = self._role_of(user)
         session_id = await self._sessions.start(user.id, tenant.code, now)
         principal = Principal(user.id, user.email, role, tenant.code, session_id)
         self._hub.audit.record(
@@ -168,23 +180,59 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
             f"too many failed logins; try again in {seconds} s", retry_after=seconds
         )
 
+    def _role_of(self, user: User) -> int:
+        config = self._hub.config
+        return account_role(
+            user.role,
+            user.email,
+            user.tenant_code,
+            user.external,
+            config.authorization.rbac,
+            config.multi_tenant.default_tenant,
+        )
+
+    async def _find_user(self, tenant_code: str, username: str) -> User | None:
+        """Look a login name up as given, then case-folded.
+
+        New accounts are stored folded; the exact lookup still finds an
+        account stored with capitals before names were folded.
+        """
+        store = self._hub.store
+        user = await store.get_user(tenant_code, username)
+        folded = username.casefold()
+        if user is None and folded != username:
+            user = await store.get_user(tenant_code, folded)
+        return user
+
     def _record_failure(
-        self, key: tuple[str, str], tenant_code: str, username: str
+        self,
+        attempt: LoginAttempt,
+        tenant_code: str,
+        username: str,
+        action: str = "login",
     ) -> None:
-        log.info("failed login for tenant %s", tenant_code[:64])
+        log.info("failed %s for tenant %s", action, tenant_code[:64])
         self._hub.audit.record(
             "authentication",
-            "login",
+            action,
             tenant=tenant_code[:64],
             target=username[:128],
             outcome="failure",
         )
-        if self._limiter.failures(key, time.monotonic()) == self._limiter.limit:
+        by_address, by_name = self._limits.failures(attempt, time.monotonic())
+        if by_address == self._limits.limit:
             log.warning(
-                "login for a username in tenant %s blocked after %d failures "
-                "within a minute",
+                "login for a username in tenant %s blocked for one client "
+                "address after %d failures within a minute",
                 tenant_code[:64],
-                self._limiter.limit,
+                by_address,
+            )
+        if by_name == self._limits.name_cap:
+            log.warning(
+                "login for a username in tenant %s blocked for all client "
+                "addresses after %d failures within a minute",
+                tenant_code[:64],
+                by_name,
             )
 
     async def _password_login(
@@ -198,8 +246,13 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         return user, tenant, "password"
 
     async def _directory_login(
-        self, username: str, password: str
+        self, username: str, password: str, local: bool
     ) -> tuple[User, Tenant, str] | None:
+        """Check a password with the directory.
+
+        When `local` is true a local account has the name, so a password the
+        directory accepts still fails, because local accounts win.
+        """
         store = self._hub.store
         tenant = await store.get_tenant(self._ldap_tenant)
         if tenant is None:
@@ -217,6 +270,12 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
 
         found = await self._ldap.authenticate(username, password)
         if found is None:
+            return None
+        if local:
+            log.warning(
+                "directory login of %r rejected: a local user has that name",
+                username.casefold(),
+            )
             return None
 
         config = self._hub.config
@@ -281,9 +340,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         user = await store.get_user_by_id(record.user_id)
         if user is None or user.disabled:
             raise Unauthenticated("user no longer exists or is disabled")
-        role = effective_role(
-            user.role, [user.email], self._hub.config.authorization.rbac
-        )
+        role = self._role_of(user)
         principal = Principal(user.id, user.email, role, user.tenant_code, session_id)
         issued = await self._issue(principal)
         # A logout that committed while the tokens were issued has listed the
@@ -305,3 +362,62 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):
         )
         log.info("user %s logged out of session %s", claims.user_id, claims.family_id)
         return auth_pb2.LogoutResponse(revoked=revoked)
+
+    @service_errors
+    async def ChangePassword(self, request, context):
+        principal = current_principal()
+        current, new = request.current_password, request.new_password
+        if not current:
+            raise InvalidArgument("current_password is required")
+        if len(current) > PASSWORD_MAX:
+            raise InvalidArgument(
+                f"current_password is longer than {PASSWORD_MAX} characters"
+            )
+        if not new:
+            raise InvalidArgument("new_password is required")
+        check_password(new, "new_password")
+
+        store = self._hub.store
+        user = await store.get_user_by_id(principal.user_id)
+        if user is None or user.disabled:
+            raise Unauthenticated("user no longer exists or is disabled")
+        if user.external:
+            raise FailedPrecondition(
+                "you log in through the directory; change your password there"
+            )
+        attempt = LoginAttempt.of(
+            user.tenant_code, user.email, current_client_address(), time.monotonic()
+        )
+        wait = self._limits.start_attempt(attempt)
+        if wait is not None:
+            self._reject_limited(user.tenant_code, user.email, wait)
+        if not verify_password(user.password_hash, current):
+            self._record_failure(
+                attempt, user.tenant_code, user.email, "password_change"
+            )
+            raise Unauthenticated("current_password is wrong")
+        self._limits.finish_success(attempt)
+
+        user.password_hash = hash_password(new)
+        await store.update_user(user)
+        ended = await self._sessions.revoke_user(
+            user.id,
+            "password changed",
+            actor=user.id,
+            tenant=user.tenant_code,
+            keep=principal.session_id,
+        )
+        self._hub.audit.record(
+            "authentication",
+            "password_changed",
+            actor=user.id,
+            tenant=user.tenant_code,
+            target=user.id,
+            sessions_ended=len(ended),
+        )
+        log.info(
+            "user %s changed their password; ended %d other sessions",
+            user.id,
+            len(ended),
+        )
+        return auth_pb2.ChangePasswordResponse(sessions_ended=len(ended))

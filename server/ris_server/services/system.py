@@ -1,5 +1,6 @@
 """SystemService: the hub's health report."""
 
+import asyncio
 import datetime
 import logging
 import time
@@ -16,11 +17,29 @@ from ris_server.hub import Hub
 log = logging.getLogger(__name__)
 
 
+# Health reports are reused for this long, so a flood of probes costs at
+# most one set of store queries per interval.
+REPORT_TTL = 1.0
+
+
 class SystemServicer(system_pb2_grpc.SystemServiceServicer):
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
+        self._report: system_pb2.GetHealthResponse | None = None
+        self._report_time = 0.0
+        self._report_lock = asyncio.Lock()
 
     async def GetHealth(self, request, context):
+        async with self._report_lock:
+            if (
+                self._report is None
+                or time.monotonic() - self._report_time > REPORT_TTL
+            ):
+                self._report = await self._build_report()
+                self._report_time = time.monotonic()
+            return self._report
+
+    async def _build_report(self) -> system_pb2.GetHealthResponse:
         hub = self._hub
         now = Timestamp()
         now.GetCurrentTime()

@@ -1,4 +1,8 @@
-"""UserService: the password accounts of a tenant and their roles."""
+"""UserService: the password accounts of a tenant and their roles.
+
+Login names are stored case-folded, so two accounts of a tenant never differ
+in case only.
+"""
 
 import logging
 import time
@@ -8,6 +12,7 @@ from ris.v1 import user_pb2, user_pb2_grpc
 from ris_server import rbac
 from ris_server.convert import timestamp
 from ris_server.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -15,6 +20,7 @@ from ris_server.errors import (
 )
 from ris_server.hub import Hub
 from ris_server.interceptors import service_errors
+from ris_server.login_roles import account_role
 from ris_server.models import Tenant, User
 from ris_server.passwords import hash_password
 from ris_server.session_manager import SessionManager
@@ -106,6 +112,28 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
                 f"({rbac.role_name(principal.role)})"
             )
 
+    def _check_listed_grant(
+        self, principal: Principal, role: int, name: str, tenant: str, external: bool
+    ) -> None:
+        """Check the grant of the role that `name` gets at login, which
+        `authorization.rbac.admin_users` and `super_admin_users` may raise."""
+        config = self._hub.config
+        effective = account_role(
+            role,
+            name,
+            tenant,
+            external,
+            config.authorization.rbac,
+            config.multi_tenant.default_tenant,
+        )
+        if effective > role and effective > principal.role:
+            raise PermissionDenied(
+                f"{name!r} is listed in authorization.rbac and would log in "
+                f"with role {rbac.role_name(effective)}, above yours "
+                f"({rbac.role_name(principal.role)})"
+            )
+        self._check_grant(principal, role)
+
     async def _end_sessions(self, principal: Principal, user: User, reason: str):
         """Revoke the user's sessions, so their access tokens stop at once."""
         await self._sessions.revoke_user(
@@ -136,13 +164,22 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
     @service_errors
     async def CreateUser(self, request, context):
         principal, tenant = await self._hub.scoped_tenant(request.tenant_code)
-        email = check_login_name(request.email)
+        email = check_login_name(request.email).casefold()
         check_password(request.password)
         role = (
             request.role
             or rbac.ROLE_NAMES[self._hub.config.authorization.rbac.default_role]
         )
-        self._check_grant(principal, _check_role(role))
+        self._check_listed_grant(
+            principal, _check_role(role), email, tenant.code, False
+        )
+        if await self._hub.store.get_user(tenant.code, request.email) is not None:
+            # An account stored with capitals before names were folded.
+            # NOTE: only the exact spelling of such an account is found; the
+            # store has no lookup that ignores case.
+            raise AlreadyExists(
+                f"user {request.email!r} already exists in tenant {tenant.code}"
+            )
         user = User(
             id=str(uuid.uuid4()),
             tenant_code=tenant.code,
@@ -162,7 +199,9 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         user = await self._get(request.user_id, tenant)
         self._check_outranks(principal, user)
         role = _check_role(request.role) if request.role else user.role
-        self._check_grant(principal, role)
+        self._check_listed_grant(
+            principal, role, user.email, user.tenant_code, user.external
+        )
         disabled = request.disabled if request.HasField("disabled") else user.disabled
 
         if request.HasField("password"):
@@ -181,18 +220,24 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             changes.append("role")
         if disabled != user.disabled:
             changes.append("disabled")
-        ends_sessions = disabled and not user.disabled
+        # The role is a claim of the access token, so a lowered role takes
+        # effect only when the sessions end. A raised role applies at the
+        # next login or refresh.
+        end_reason = ""
+        if role < user.role:
+            end_reason = "role lowered"
+        if disabled and not user.disabled:
+            end_reason = "user disabled"
         if request.HasField("password"):
             user.password_hash = hash_password(request.password)
             changes.append("password")
-            ends_sessions = True
+            end_reason = "password changed"
 
         user.role = role
         user.disabled = disabled
         await self._hub.store.update_user(user)
-        if ends_sessions:
-            reason = "password changed" if "password" in changes else "user disabled"
-            await self._end_sessions(principal, user, reason)
+        if end_reason:
+            await self._end_sessions(principal, user, end_reason)
         self._audit(
             principal,
             "user_updated",

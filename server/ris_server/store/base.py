@@ -146,10 +146,11 @@ class Repository(Protocol):
         ...
 
     async def revoke_user_sessions(
-        self, user_id: str, now: float, reason: str
+        self, user_id: str, now: float, reason: str, keep: str = ""
     ) -> list[str]:
         """Revoke every active session and refresh token of a user.
 
+        The session whose id is `keep`, and its refresh tokens, stay active.
         Returns the ids of the sessions this call revoked.
         """
         ...
@@ -223,6 +224,25 @@ class Repository(Protocol):
         replaces: str = "",
     ) -> None: ...
 
+    async def record_renewal(
+        self,
+        serial: str,
+        not_after: float,
+        issued_at: float,
+        replaces: str,
+        retire_reason: str,
+        supersede_reason: str,
+    ) -> list[tuple[str, str]] | None:
+        """Record certificate `serial`, renewed from `replaces`, for its client.
+
+        In one transaction: retires what `replaces` renewed, as
+        mark_certificate_used does, with `retire_reason`; revokes every unused
+        renewal of `replaces` with `supersede_reason`; inserts the record.
+        Returns the (serial, reason) pairs revoked, or None (changing
+        nothing) when `replaces` is unknown or revoked.
+        """
+        ...
+
     async def get_certificate(self, serial: str) -> CertificateRecord | None: ...
 
     async def list_client_certificates(
@@ -246,10 +266,15 @@ class Repository(Protocol):
         """Return the serials of revoked certificates that expire after `now`."""
         ...
 
-    async def mark_certificate_used(self, serial: str, now: float) -> bool:
-        """Record the first stream opened with a certificate.
+    async def mark_certificate_used(
+        self, serial: str, now: float, reason: str = ""
+    ) -> list[str] | None:
+        """Record a stream opened with a certificate; retire what it renewed.
 
-        Returns True for the first use, False when it was used before.
+        In one transaction: sets first_used_at unless set, then revokes with
+        `reason` the certificate that `serial` renewed and that one's other
+        renewals. Returns the serials revoked now, or None (changing nothing)
+        when `serial` is unknown or revoked.
         """
         ...
 

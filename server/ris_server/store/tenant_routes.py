@@ -67,6 +67,7 @@ ROUTES: dict[str, Route] = {
     "save_enrollment_token": Route.CONTROL,
     "consume_enrollment_token": Route.CONTROL,
     "record_certificate": Route.CONTROL,
+    "record_renewal": Route.CONTROL,
     "get_certificate": Route.CONTROL,
     "list_client_certificates": Route.CONTROL,
     "is_certificate_revoked": Route.CONTROL,
