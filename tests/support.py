@@ -23,6 +23,7 @@ from ris.v1 import (
     tenant_pb2_grpc,
     user_pb2_grpc,
 )
+from ris_server.config import HubConfig, load_config
 
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "test-bootstrap-password"
@@ -47,6 +48,25 @@ def write_config(path: Path, **sections) -> Path:
         config.setdefault("multi_tenant", {}).setdefault("tenant_isolation", forced)
     path.write_text(json.dumps(config))
     return path
+
+
+def local_hub_config(root: Path, *, edge: bool = False, **sections) -> HubConfig:
+    """Load a test hub's config: listeners on 127.0.0.1 port 0, data in root.
+
+    The REST edge is off unless `edge`; the metrics listener is always off.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    path = write_config(root / "config.json", **sections)
+    overrides = {
+        ("server", "data_dir"): str(root / "data"),
+        ("server", "host"): "127.0.0.1",
+        ("server", "grpc_port"): 0,
+        ("server", "agent_port"): 0,
+        ("server", "port"): 0,
+        ("server", "edge_enabled"): edge,
+        ("monitoring", "metrics", "enabled"): False,
+    }
+    return load_config(env={"CONFIG_PATH": str(path)}, overrides=overrides)
 
 
 def _merge(base: dict, extra: dict) -> None:

@@ -406,6 +406,7 @@ class HubServer:
             self._metrics_server.shutdown()
         if self.hub is not None:
             await self.hub.store.close()
+            self.hub.audit.close()
         if self._master_key_lock is not None:
             self._master_key_lock.release()
         if self._limiter is not None:

@@ -122,6 +122,8 @@ class AuditLog:
         self.retention = retention or Retention()
         self._clock = clock
         self._lock = threading.Lock()
+        # Kept open between entries; closed before a rotation renames it.
+        self._fd: int | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._previous = self._last_hash()
         with self._lock:
@@ -168,10 +170,20 @@ class AuditLog:
             "prev": self._previous,
         }
         entry["hash"] = entry_hash(entry)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(self._fd, (json.dumps(entry, sort_keys=True) + "\n").encode())
         self._previous = entry["hash"]
+
+    def close(self) -> None:
+        """Close the file; the next entry opens it again."""
+        with self._lock:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def _rotate(self) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
@@ -185,6 +197,7 @@ class AuditLog:
         # even after retention deleted the earlier files of that second.
         suffix = f"-{max(same_second) + 1}" if same_second else ""
         name = f"{self.path.stem}-{stamp}{suffix}{self.path.suffix}"
+        self._close_file()
         os.replace(self.path, self.path.with_name(name))
 
     def _apply_retention(self) -> None:

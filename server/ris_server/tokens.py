@@ -9,6 +9,7 @@ through the in-memory set in `sessions.py`.
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import jwt
@@ -35,6 +36,10 @@ class RefreshClaims:
     user_id: str
     tenant_code: str
     expires_at: float
+
+
+# Verified access tokens kept for the next call; one per active caller.
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class TokenService:
@@ -67,6 +72,10 @@ class TokenService:
         self._leeway = leeway
         self._algorithm = algorithm
         self.revocations = SessionRevocations(access_ttl + leeway)
+        # Access tokens already verified, with their validity window: a caller
+        # sends the same token on every call, and the signature check is the
+        # costly part. Expiry and revocation are still checked on every call.
+        self._verified: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
 
     def _encode(self, claims: dict) -> str:
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
@@ -138,6 +147,19 @@ class TokenService:
 
         A token without a session id, or of a revoked session, is rejected.
         """
+        now = time.time() if now is None else now
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, not_before, expires = cached
+            wall = time.time()
+            if wall > expires + self._leeway:
+                del self._verified[token]
+                raise Unauthenticated("token expired; log in again")
+            if wall >= not_before - self._leeway:
+                if self.revocations.is_revoked(principal.session_id, now):
+                    raise Unauthenticated("session ended; log in again")
+                self._verified.move_to_end(token)
+                return principal
         claims = self._decode(token)
         if claims.get("typ") != "access":
             raise Unauthenticated("not an access token")
@@ -150,12 +172,15 @@ class TokenService:
         session_id = claims.get("sid")
         if not isinstance(session_id, str) or not session_id:
             raise Unauthenticated("token has no session; log in again")
-        now = time.time() if now is None else now
         if self.revocations.is_revoked(session_id, now):
             raise Unauthenticated("session ended; log in again")
-        return Principal(
+        principal = Principal(
             claims["sub"], claims.get("email", ""), role, tenant, session_id
         )
+        self._verified[token] = (principal, claims["nbf"], claims["exp"])
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
 
     def verify_refresh(self, token: str) -> RefreshClaims:
         claims = self._decode(token)

@@ -5,8 +5,7 @@ import pytest
 
 from ris_server.app import HubServer
 from ris_server.bootstrap import PASSWORD_ENV
-from ris_server.config import load_config
-from tests.support import ADMIN_PASSWORD, Api, write_config
+from tests.support import ADMIN_PASSWORD, Api, local_hub_config
 
 
 @pytest.fixture
@@ -16,20 +15,7 @@ async def hub_factory(tmp_path, monkeypatch):
     servers: list[HubServer] = []
 
     async def start(**sections) -> HubServer:
-        root = tmp_path / f"hub{len(servers)}"
-        root.mkdir()
-        config_path = write_config(root / "config.json", **sections)
-        config = load_config(
-            env={"CONFIG_PATH": str(config_path)},
-            overrides={
-                ("server", "data_dir"): str(root / "data"),
-                ("server", "host"): "127.0.0.1",
-                ("server", "grpc_port"): 0,
-                ("server", "agent_port"): 0,
-                ("server", "edge_enabled"): False,
-                ("monitoring", "metrics", "enabled"): False,
-            },
-        )
+        config = local_hub_config(tmp_path / f"hub{len(servers)}", **sections)
         server = HubServer(config)
         await server.start()
         servers.append(server)

@@ -42,7 +42,7 @@ from ris_server.store.sqlite import SqliteStore
 from tests.server.conftest import connect_api
 from tests.server.test_agent_stream import RawAgent, enroll
 from tests.server.test_api import add_client
-from tests.support import ADMIN_PASSWORD, Api, write_config
+from tests.support import ADMIN_PASSWORD, Api, local_hub_config
 
 Code = grpc.StatusCode
 DAY = 86_400.0
@@ -85,24 +85,11 @@ async def hubs(tmp_path, monkeypatch):
 
     class Hubs:
         def config(self, name="hub", **sections):
-            root = tmp_path / name
-            root.mkdir(exist_ok=True)
             # These tests read raw rows from the single shared file; the
             # database-per-tenant layout has its own checks.
             multi_tenant = sections.setdefault("multi_tenant", {})
             multi_tenant.setdefault("tenant_isolation", "shared")
-            path = write_config(root / "config.json", **sections)
-            return load_config(
-                env={"CONFIG_PATH": str(path)},
-                overrides={
-                    ("server", "data_dir"): str(root / "data"),
-                    ("server", "host"): "127.0.0.1",
-                    ("server", "grpc_port"): 0,
-                    ("server", "agent_port"): 0,
-                    ("server", "edge_enabled"): False,
-                    ("monitoring", "metrics", "enabled"): False,
-                },
-            )
+            return local_hub_config(tmp_path / name, **sections)
 
         async def start(self, config) -> HubServer:
             server = HubServer(config)

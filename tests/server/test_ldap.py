@@ -19,7 +19,7 @@ from ris_server.store import open_store
 from tests.server import slapd
 from tests.server.conftest import connect_api
 from tests.server.test_api import add_user, rpc_error
-from tests.support import ADMIN_PASSWORD, Api, write_config
+from tests.support import ADMIN_PASSWORD, Api, local_hub_config
 
 BAD_LOGIN = "invalid username, password or tenant"
 
@@ -65,19 +65,7 @@ async def prepared_hub(tmp_path, monkeypatch):
     servers: list[HubServer] = []
 
     async def start(tenants: list[str], **sections) -> HubServer:
-        root = tmp_path / f"prepared{len(servers)}"
-        root.mkdir()
-        config = load_config(
-            env={"CONFIG_PATH": str(write_config(root / "config.json", **sections))},
-            overrides={
-                ("server", "data_dir"): str(root / "data"),
-                ("server", "host"): "127.0.0.1",
-                ("server", "grpc_port"): 0,
-                ("server", "agent_port"): 0,
-                ("server", "edge_enabled"): False,
-                ("monitoring", "metrics", "enabled"): False,
-            },
-        )
+        config = local_hub_config(tmp_path / f"prepared{len(servers)}", **sections)
         config.data_dir.mkdir(mode=0o700)
         store = await open_store(config)
         try:

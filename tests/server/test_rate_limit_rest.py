@@ -15,8 +15,7 @@ from ris_edge.main import build_parser, settings_from_args
 from ris_edge.serving import EdgeServer
 from ris_server.app import HubServer
 from ris_server.bootstrap import PASSWORD_ENV
-from ris_server.config import load_config
-from tests.support import ADMIN_PASSWORD, write_config
+from tests.support import ADMIN_PASSWORD, local_hub_config
 
 # A route that needs a token: without one the hub returns UNAUTHENTICATED
 # (HTTP 401) until the rate limit returns RESOURCE_EXHAUSTED (HTTP 429).
@@ -43,20 +42,8 @@ async def edge_hub_factory(tmp_path, monkeypatch):
     servers: list[HubServer] = []
 
     async def start(edge_enabled: bool = True, **sections) -> HubServer:
-        root = tmp_path / f"hub{len(servers)}"
-        root.mkdir()
-        config_path = write_config(root / "config.json", **sections)
-        config = load_config(
-            env={"CONFIG_PATH": str(config_path)},
-            overrides={
-                ("server", "data_dir"): str(root / "data"),
-                ("server", "host"): "127.0.0.1",
-                ("server", "grpc_port"): 0,
-                ("server", "agent_port"): 0,
-                ("server", "port"): 0,
-                ("server", "edge_enabled"): edge_enabled,
-                ("monitoring", "metrics", "enabled"): False,
-            },
+        config = local_hub_config(
+            tmp_path / f"hub{len(servers)}", edge=edge_enabled, **sections
         )
         server = HubServer(config)
         await server.start()

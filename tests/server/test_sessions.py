@@ -10,12 +10,12 @@ from ris.v1 import auth_pb2, client_pb2
 from ris_server import rbac
 from ris_server.app import HubServer
 from ris_server.bootstrap import PASSWORD_ENV
-from ris_server.config import RbacConfig, load_config
+from ris_server.config import RbacConfig
 from ris_server.login_roles import directory_role, effective_role, normalize_dn
 from ris_server.sessions import SLACK, SessionRevocations
 from tests.server.conftest import connect_api
 from tests.server.test_api import add_user, rpc_error
-from tests.support import ADMIN_PASSWORD, Api, write_config
+from tests.support import ADMIN_PASSWORD, Api, local_hub_config
 
 
 def _claims(token: str) -> dict:
@@ -206,18 +206,7 @@ async def test_session_limit_revokes_oldest(hub_factory):
 
 async def test_revoked_sessions_survive_restart(tmp_path, monkeypatch):
     monkeypatch.setenv(PASSWORD_ENV, ADMIN_PASSWORD)
-    config_path = write_config(tmp_path / "config.json")
-    config = load_config(
-        env={"CONFIG_PATH": str(config_path)},
-        overrides={
-            ("server", "data_dir"): str(tmp_path / "data"),
-            ("server", "host"): "127.0.0.1",
-            ("server", "grpc_port"): 0,
-            ("server", "agent_port"): 0,
-            ("server", "edge_enabled"): False,
-            ("monitoring", "metrics", "enabled"): False,
-        },
-    )
+    config = local_hub_config(tmp_path)
     server = HubServer(config)
     await server.start()
     try:

@@ -13,7 +13,7 @@ from ris.v1 import client_pb2, task_pb2, tenant_pb2
 from ris_server import rbac
 from ris_server.app import HubServer
 from ris_server.bootstrap import PASSWORD_ENV
-from ris_server.config import ConfigError, load_config
+from ris_server.config import ConfigError
 from ris_server.keyring import DataKeyRecord, Keyring, is_envelope
 from ris_server.pki import write_private
 from ris_server.secrets_store import pending_master_key_path
@@ -35,7 +35,7 @@ from tests.server.test_encryption import (
     secret_http_spec,
 )
 from tests.server.test_orchestration import FAST, next_of
-from tests.support import ADMIN_PASSWORD, Api, write_config
+from tests.support import ADMIN_PASSWORD, Api, local_hub_config
 
 DATABASE = {"tenant_isolation": "database"}
 Code = grpc.StatusCode
@@ -277,19 +277,7 @@ async def running_hub(config):
 
 def hub_config(root: Path, **sections):
     """Load a hub config whose data directory outlives the hubs started on it."""
-    root.mkdir(exist_ok=True)
-    path = write_config(root / "config.json", **sections)
-    return load_config(
-        env={"CONFIG_PATH": str(path)},
-        overrides={
-            ("server", "data_dir"): str(root / "data"),
-            ("server", "host"): "127.0.0.1",
-            ("server", "grpc_port"): 0,
-            ("server", "agent_port"): 0,
-            ("server", "edge_enabled"): False,
-            ("monitoring", "metrics", "enabled"): False,
-        },
-    )
+    return local_hub_config(root, **sections)
 
 
 async def test_restart_keeps_clients_and_tasks(tmp_path, monkeypatch):

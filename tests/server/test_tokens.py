@@ -183,3 +183,39 @@ def test_asymmetric_algorithm_needs_key_files(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(env={"CONFIG_PATH": str(path)})
     assert "private_key_file is required" in str(info.value)
+
+
+def test_cached_token_still_expires(monkeypatch):
+    service = hs_service(access_ttl=60, leeway=5)
+    token = service.issue_access(PRINCIPAL)
+    assert service.verify_access(token) == PRINCIPAL
+    later = time.time() + 120
+    monkeypatch.setattr("ris_server.tokens.time.time", lambda: later)
+
+    with pytest.raises(Unauthenticated) as error:
+        service.verify_access(token)
+
+    assert "expired" in error.value.message
+
+
+def test_cached_token_still_revoked():
+    service = hs_service()
+    token = service.issue_access(PRINCIPAL)
+    assert service.verify_access(token) == PRINCIPAL
+    service.revocations.add("s1", time.time(), time.time())
+
+    with pytest.raises(Unauthenticated) as error:
+        service.verify_access(token)
+
+    assert "session ended" in error.value.message
+
+
+def test_cache_never_accepts_other_tokens():
+    service = hs_service()
+    token = service.issue_access(PRINCIPAL)
+    service.verify_access(token)
+    header, body, signature = token.split(".")
+    forged = ".".join((header, body, signature[:-2] + "AA"))
+
+    with pytest.raises(Unauthenticated):
+        service.verify_access(forged)
