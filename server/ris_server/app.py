@@ -51,6 +51,7 @@ from ris_server.services.tenants import TenantServicer
 from ris_server.services.users import UserServicer
 from ris_server.session_manager import load_revocations
 from ris_server.store import open_store
+from ris_server.tenant_quotas import TenantQuotas, purge_history
 from ris_server.tokens import TokenService
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,9 @@ SERVER_OPTIONS = [
     # the connections.
     ("grpc.so_reuseport", 0),
 ]
+
+# How often finished tasks past task_orchestration.history_retention are deleted.
+HISTORY_PURGE_INTERVAL = 60.0
 
 # Key file in the data directory that the REST edge signs client addresses with.
 EDGE_KEY_FILE = "edge.key"
@@ -206,6 +210,8 @@ class HubServer:
             max_queue_wait=orchestration.queue.max_wait,
         )
         hub = Hub(config, store, tokens, ca, dispatcher, _audit_log(config))
+        hub.quotas = TenantQuotas(store)
+        dispatcher.result_sizes = hub.quotas.record_result
         hub.endpoints.public_host = public_host
         hub.revoked.add(await store.revoked_serials(time.time()))
         log.info("loaded %d revoked certificate serials", len(hub.revoked))
@@ -380,11 +386,18 @@ class HubServer:
         )
 
     async def _watch(self, hub: Hub) -> None:
-        interval = self.config.task_orchestration.watchdog_interval
+        settings = self.config.task_orchestration
+        interval = settings.watchdog_interval
+        next_purge = 0.0
         while True:
             await asyncio.sleep(interval)
             try:
                 await hub.dispatcher.tick()
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + HISTORY_PURGE_INTERVAL
+                    await purge_history(
+                        hub.store, settings.history_retention, time.time()
+                    )
             except Exception:
                 log.exception("task watchdog failed; retrying in %.1f s", interval)
 

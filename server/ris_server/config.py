@@ -197,6 +197,8 @@ class TaskOrchestrationConfig(_Section):
     lease_grace: Duration = 30.0
     lost_agent_grace: Duration = 60.0
     watchdog_interval: Duration = 5.0
+    # Finished tasks are deleted this long after they ended; 0 keeps them.
+    history_retention: Duration = 30 * 86400.0
     retry_policy: RetryPolicyConfig = Field(default_factory=RetryPolicyConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
 

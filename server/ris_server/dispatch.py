@@ -13,6 +13,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ris.v1 import agent_pb2, task_pb2
@@ -114,6 +115,9 @@ class Dispatcher:
         self._lost_agent_grace = lost_agent_grace
         self._max_queue_wait = max_queue_wait
         self._rng = rng or random.Random()
+        # Called with the tenant and size of every result an agent reports,
+        # for the tenant quotas; the hub replaces this no-op.
+        self.result_sizes: Callable[[str, int], None] = lambda tenant, size: None
         self._sessions: dict[str, AgentSession] = {}
         # Sum of the in-flight sets of the sessions in _sessions, kept up to
         # date so the global cap costs no loop over all agents per claim.
@@ -340,6 +344,7 @@ class Dispatcher:
             decision = await self._retry_failed_attempt(task, report)
             if decision != "retried":
                 await self._store_result(report, dead_lettered=decision == "exhausted")
+            self.result_sizes(task.tenant_code, report.result.ByteSize())
         at_cap = self._global_free() <= 0
         self._set_inflight(session, (report.task_id, report.attempt), False)
         session.send(

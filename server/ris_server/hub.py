@@ -13,6 +13,7 @@ from ris_server.interceptors import current_principal
 from ris_server.models import Tenant
 from ris_server.pki import CertificateAuthority, RevokedSerials
 from ris_server.store.base import Repository
+from ris_server.tenant_quotas import TenantQuotas
 from ris_server.tokens import Principal, TokenService
 
 
@@ -39,6 +40,7 @@ class Hub:
     audit: AuditLog
     endpoints: Endpoints = field(default_factory=Endpoints)
     revoked: RevokedSerials = field(default_factory=RevokedSerials)
+    quotas: TenantQuotas | None = None
     started_at: float = field(default_factory=time.time)
 
     def client_config(self) -> common_pb2.ClientConfig:

@@ -95,6 +95,11 @@ async def submit_task(
             "its limit; retry later",
             retry_after=5,
         )
+    payload = spec.SerializeToString()
+    if hub.quotas is not None:
+        await hub.quotas.check_submit(
+            tenant_code, tenant.limits if tenant else {}, len(payload)
+        )
     task = Task(
         task_id=str(uuid.uuid4()),
         tenant_code=tenant_code,
@@ -103,7 +108,7 @@ async def submit_task(
         type=spec.type,
         status=task_pb2.TASK_STATUS_QUEUED,
         priority=priority,
-        spec=spec.SerializeToString(),
+        spec=payload,
         timeout=timeout,
         max_attempts=max_attempts,
         created_at=time.time(),

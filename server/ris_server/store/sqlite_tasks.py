@@ -316,6 +316,26 @@ class TasksMixin:
             params = (tenant_code, *ACTIVE_STATUSES)
         return (await self._read(sql, params))[0][0]
 
+    async def tenant_storage_bytes(self, tenant_code: str) -> int:
+        rows = await self._read(
+            "SELECT COALESCE(SUM(length(spec) + COALESCE(length(result), 0) "
+            "+ COALESCE(length(progress), 0) + length(error)), 0) "
+            "FROM tasks WHERE tenant_code = ?",
+            (tenant_code,),
+        )
+        return rows[0][0]
+
+    async def delete_finished_tasks(self, before: float, limit: int) -> int:
+        return await self._write(
+            lambda db: (
+                db.execute(
+                    "DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks "
+                    "WHERE status NOT IN (?,?,?) AND completed_at < ? LIMIT ?)",
+                    (*ACTIVE_STATUSES, before, limit),
+                ).rowcount
+            )
+        )
+
     # Lookups for the per-tenant database router (store/tenant_databases.py).
     # They read no encrypted column, so they work before use_keyring().
     async def tenant_codes(self) -> list[str]:

@@ -479,6 +479,18 @@ class TenantDatabases:
         store = self._tenants.get(tenant_code)
         return await store.count_active_tasks(tenant_code) if store else 0
 
+    async def tenant_storage_bytes(self, tenant_code: str) -> int:
+        store = self._tenants.get(tenant_code)
+        return await store.tenant_storage_bytes(tenant_code) if store else 0
+
+    async def delete_finished_tasks(self, before: float, limit: int) -> int:
+        deleted = 0
+        for store in self._tenant_stores():
+            if deleted >= limit:
+                break
+            deleted += await store.delete_finished_tasks(before, limit - deleted)
+        return deleted
+
 
 def _forward_to_control(name: str):
     async def forward(self: TenantDatabases, *args, **kwargs):

@@ -91,6 +91,8 @@ ROUTES: dict[str, Route] = {
     "expired_running_tasks": Route.ALL,
     "task_counts": Route.ALL,
     "count_active_tasks": Route.TENANT,  # every tenant database without a tenant
+    "tenant_storage_bytes": Route.TENANT,
+    "delete_finished_tasks": Route.ALL,
 }
 
 
