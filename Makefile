@@ -28,7 +28,7 @@ check: setup
 	PYTHON=$(BIN)/python tools/protos.sh lint
 	PYTHON=$(BIN)/python tools/protos.sh check
 	PYTHON=$(BIN)/python tools/protos.sh breaking
-	$(BIN)/ruff check server edge agent tests tools
+	$(BIN)/ruff check server edge agent tests tools bench
 
 test: check
 	$(BIN)/pytest -q
