@@ -67,8 +67,8 @@ SERVER_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
     # A saturated loop reads queued pings back to back, so a client keeping
-    # to the interval can still look too fast once or twice; five strikes
-    # keep such clients while a client that really floods still gets GOAWAY.
+    # to the interval can look too fast once or twice. Five strikes keep such
+    # clients, and a client that really floods still gets GOAWAY.
     ("grpc.http2.max_ping_strikes", 5),
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
     # Without this a second hub could bind the same ports and take half of

@@ -157,7 +157,7 @@ async def open_keyring(
 ) -> tuple[Keyring, MasterKeyLock]:
     """Load the master key and the stored data keys, and hand them to the store.
 
-    DATA/master.key is created on first start while the store holds no data
+    DATA/master.key is created on first start while the store has no data
     key; a configured master_key_file must exist. The returned lock is held
     shared for as long as the hub runs.
     """
@@ -193,7 +193,7 @@ async def open_keyring(
 async def rotate_master_key(store: Repository, config: HubConfig) -> int:
     """Rewrap every data key under a new random master key; return how many.
 
-    Encrypted rows are not touched. Raises MasterKeyError while a hub holds
+    Encrypted rows are not touched. Raises MasterKeyError while a hub locks
     the master key file.
     """
     path = master_key_path(config)

@@ -291,7 +291,7 @@ class SecurityConfig(_Section):
 
 
 class AuditLogConfig(_Section):
-    """Where the audit log lives and when its files rotate."""
+    """Location of the audit log and the rotation of its files."""
 
     enabled: bool = True
     path: str = ""

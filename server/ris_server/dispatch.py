@@ -56,7 +56,7 @@ class AgentSession:
     # Serial (lower-case hex) of the client certificate the stream uses.
     certificate_serial: str = ""
     # Slots held by the claim in flight for this session, and whether a fill
-    # arrived during it and asks for another round.
+    # arrived during it and requests another round.
     reserved: int = 0
     refill: bool = False
 
@@ -259,9 +259,8 @@ class Dispatcher:
         writes share commits. A claim reserves its slots before it awaits the
         store and releases them after, which keeps each session's slots and
         the global cap without a lock held across the write. A fill that
-        arrives while its session's claim is in flight asks that claim for
-        another round, so a task queued meanwhile does not wait for the
-        watchdog.
+        arrives while its session's claim is in flight requests another round
+        of it, so a task queued meanwhile does not wait for the watchdog.
         """
         session = self._sessions.get(unique_client_id)
         if session is None:

@@ -182,7 +182,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 )
                 await context.abort(
                     grpc.StatusCode.PERMISSION_DENIED,
-                    f"role {rbac_name(principal.role)} may not call {method}",
+                    f"role {rbac.role_name(principal.role)} may not call {method}",
                 )
             principal_reset = _principal.set(principal)
             address_reset = _client_address.set(address)
@@ -216,13 +216,6 @@ def _decoding(behavior, deserializer):
         return await behavior(request, context)
 
     return decoded
-
-
-def rbac_name(role: int) -> str:
-    for name, value in rbac.ROLE_NAMES.items():
-        if value == role:
-            return name
-    return str(role)
 
 
 def service_errors(behavior):

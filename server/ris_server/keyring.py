@@ -11,7 +11,7 @@ tenant's newest data key into a self-describing envelope:
 The associated data is the envelope header followed by the tenant code,
 table, column and row id, so a value copied to another row, column or tenant
 fails to decrypt. No serialized protobuf message or JSON text starts with a
-zero byte, so the magic tells an envelope from a plain value. Text columns
+zero byte, so the magic distinguishes an envelope from a plain value. Text columns
 keep the envelope as TEXT_PREFIX followed by its URL-safe base64 form.
 
 This module does no I/O; the store persists DataKeyRecord rows and passes

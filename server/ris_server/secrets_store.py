@@ -91,7 +91,7 @@ def replace_master_key(path: Path) -> None:
 class MasterKeyLock:
     """An advisory lock (flock) on the master key file.
 
-    A running hub holds it shared; a master key rotation takes it exclusive,
+    A running hub takes it shared, and a master key rotation takes it exclusive,
     so the rotation cannot run while a hub uses the old key.
     """
 

@@ -62,15 +62,8 @@ class SessionManager:
         )
         revoked = await self._store.create_session(session, self.max_concurrent)
         for old in revoked:
-            self._tokens.revocations.add(old.id, now, time.time())
-            self._audit.record(
-                "authentication",
-                "session_revoked",
-                actor=user_id,
-                tenant=tenant_code,
-                target=old.id,
-                reason="max_concurrent",
-            )
+            self._tokens.revocations.add(old.id, now, now)
+            self._audit_revoked(old.id, "max_concurrent", user_id, tenant_code)
             log.info(
                 "revoked session %s of user %s: more than %d sessions",
                 old.id,
@@ -85,17 +78,22 @@ class SessionManager:
         """Revoke one session; return False when it had ended already."""
         now = time.time()
         revoked = await self._store.revoke_session(session_id, now, reason)
-        self._tokens.revocations.add(session_id, now, time.time())
+        self._tokens.revocations.add(session_id, now, now)
         if revoked:
-            self._audit.record(
-                "authentication",
-                "session_revoked",
-                actor=actor,
-                tenant=tenant,
-                target=session_id,
-                reason=reason,
-            )
+            self._audit_revoked(session_id, reason, actor, tenant)
         return revoked
+
+    def _audit_revoked(
+        self, session_id: str, reason: str, actor: str, tenant: str
+    ) -> None:
+        self._audit.record(
+            "authentication",
+            "session_revoked",
+            actor=actor,
+            tenant=tenant,
+            target=session_id,
+            reason=reason,
+        )
 
     async def revoke_user(
         self, user_id: str, reason: str, *, actor: str, tenant: str, keep: str = ""
@@ -105,15 +103,8 @@ class SessionManager:
         now = time.time()
         revoked = await self._store.revoke_user_sessions(user_id, now, reason, keep)
         for session_id in revoked:
-            self._tokens.revocations.add(session_id, now, time.time())
-            self._audit.record(
-                "authentication",
-                "session_revoked",
-                actor=actor,
-                tenant=tenant,
-                target=session_id,
-                reason=reason,
-            )
+            self._tokens.revocations.add(session_id, now, now)
+            self._audit_revoked(session_id, reason, actor, tenant)
         if revoked:
             log.info(
                 "revoked %d sessions of user %s: %s", len(revoked), user_id, reason

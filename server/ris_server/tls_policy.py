@@ -65,9 +65,9 @@ def check_cipher_suites(suites: list[str], key: str) -> str | None:
 
 
 def _known_suite(suite: str) -> bool:
-    """Return True when Python's OpenSSL knows the suite name.
+    """Return True when Python's OpenSSL accepts the suite name.
 
-    gRPC uses BoringSSL, which knows fewer suites than OpenSSL, so a name
+    gRPC uses BoringSSL, which supports fewer suites than OpenSSL, so a name
     that passes here can still fail when the port is bound.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

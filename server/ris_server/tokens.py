@@ -147,11 +147,11 @@ class TokenService:
 
         A token without a session id, or of a revoked session, is rejected.
         """
-        now = time.time() if now is None else now
+        wall = time.time()
+        now = wall if now is None else now
         cached = self._verified.get(token)
         if cached is not None:
             principal, not_before, expires = cached
-            wall = time.time()
             if wall > expires + self._leeway:
                 del self._verified[token]
                 raise Unauthenticated("token expired; log in again")

@@ -59,7 +59,7 @@ async def start_hub(hub_factory, url: str, rbac_section=None, **ldap_overrides):
 
 @pytest.fixture
 async def prepared_hub(tmp_path, monkeypatch):
-    """Start hubs whose store holds extra tenants before the hub starts, since
+    """Start hubs whose store contains extra tenants before the hub starts, since
     the directory tenant must exist at start."""
     monkeypatch.setenv(PASSWORD_ENV, ADMIN_PASSWORD)
     servers: list[HubServer] = []

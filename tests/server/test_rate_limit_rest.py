@@ -15,24 +15,13 @@ from ris_edge.main import build_parser, settings_from_args
 from ris_edge.serving import EdgeServer
 from ris_server.app import HubServer
 from ris_server.bootstrap import PASSWORD_ENV
+from tests.server.test_rate_limit import limits
 from tests.support import ADMIN_PASSWORD, local_hub_config
 
 # A route that needs a token: without one the hub returns UNAUTHENTICATED
 # (HTTP 401) until the rate limit returns RESOURCE_EXHAUSTED (HTTP 429).
 GUARDED_PATH = "/platform/v1/task/t1"
 ALLOWED_ORIGIN = "http://127.0.0.1:3000"
-
-
-def limits(**settings) -> dict:
-    """Config sections with rate limits on: bursts of 3, one token per 60 s,
-    so no bucket refills while a test runs."""
-    rate_limiting = {
-        "enabled": True,
-        "requests_per_minute": 1,
-        "burst_size": 3,
-        **settings,
-    }
-    return {"security": {"rate_limiting": rate_limiting}}
 
 
 @pytest.fixture

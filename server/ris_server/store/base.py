@@ -117,7 +117,7 @@ class Repository(Protocol):
 
         The record has no password hash, keeps its id across logins, and its
         role is set to `role`. Returns None, changing nothing, when a local
-        user holds the name.
+        user has the name.
         """
         ...
 
